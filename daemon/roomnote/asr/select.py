@@ -1,0 +1,49 @@
+"""Pick, verify and load the recognition engine the configuration asks for."""
+from __future__ import annotations
+
+import logging
+
+from ..config import Config
+from ..errors import ModelError
+from ..models import Manifest, ModelEntry, is_installed, verify_model
+from .base import Transcriber
+
+log = logging.getLogger("roomnote.asr")
+
+
+def choose_asr_model(cfg: Config, manifest: Manifest) -> ModelEntry:
+    """auto: vosk when a vosk model for the language is provisioned, else pocketsphinx."""
+    lang, want = cfg.asr.language, cfg.asr.engine
+    vosk = [e for e in manifest.entries.values() if e.kind == "asr" and e.engine == "vosk"
+            and e.language == lang and cfg.asr.vosk_model in ("", e.name)]
+    sphinx = [e for e in manifest.entries.values() if e.kind == "asr" and e.engine == "pocketsphinx"
+              and e.language == lang]
+    installed_vosk = [e for e in vosk if is_installed(e, cfg.models.dir)]
+    if want in ("auto", "vosk") and installed_vosk:
+        entry = installed_vosk[0]
+        log.info("asr engine: vosk with model %s (%s: a vosk model for '%s' is provisioned)",
+                 entry.name, want, lang)
+        return entry
+    if want == "vosk":
+        names = ", ".join(e.name for e in vosk) or "none listed"
+        raise ModelError(f"asr.engine is vosk but no vosk model for language '{lang}' is installed "
+                         f"(manifest lists: {names}); provision one under {cfg.models.dir} or set asr.engine = \"auto\"")
+    if not sphinx:
+        raise ModelError(f"no recogniser for language '{lang}': pocketsphinx is English only and no vosk "
+                         f"model for '{lang}' is installed; provision one under {cfg.models.dir}")
+    log.info("asr engine: pocketsphinx with model %s (%s: no vosk model for '%s' is provisioned)",
+             sphinx[0].name, want, lang)
+    return sphinx[0]
+
+
+def load_transcriber(cfg: Config, manifest: Manifest) -> Transcriber:
+    entry = choose_asr_model(cfg, manifest)
+    root = verify_model(entry, cfg.models.dir)  # promise P6: hash check before loading
+    name = f"{entry.engine}/{entry.name}"
+    if entry.engine == "vosk":
+        from .vosk_engine import VoskTranscriber
+
+        return VoskTranscriber(root, name)
+    from .pocketsphinx_engine import PocketsphinxTranscriber
+
+    return PocketsphinxTranscriber(root, name)

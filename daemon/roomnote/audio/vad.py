@@ -1,0 +1,121 @@
+"""Voice activity detection with Silero's ONNX model on onnxruntime.
+
+`SileroVad` scores one 32 ms frame at a time; `SpeechGate` turns those scores into
+speech segments, so silence never reaches the recogniser.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import FRAME_SAMPLES, SAMPLE_RATE
+
+CONTEXT_SAMPLES = 64  # Silero v5+ expects the tail of the previous frame before each frame
+FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
+
+
+class SileroVad:
+    """Speech probability per frame; the recurrent state lives in this object."""
+
+    def __init__(self, model_dir: Path):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.inter_op_num_threads = 1  # one small model per frame: threads only add overhead
+        opts.intra_op_num_threads = 1
+        self.session = ort.InferenceSession(str(model_dir / "silero_vad.onnx"), sess_options=opts,
+                                            providers=["CPUExecutionProvider"])
+        self.sr = np.array(SAMPLE_RATE, dtype=np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = np.zeros((2, 1, 128), np.float32)
+        self.window = np.zeros((1, CONTEXT_SAMPLES + FRAME_SAMPLES), np.float32)
+
+    def __call__(self, frame: np.ndarray) -> float:
+        """frame: FRAME_SAMPLES int16 samples at 16 kHz."""
+        self.window[0, :CONTEXT_SAMPLES] = self.window[0, -CONTEXT_SAMPLES:]
+        self.window[0, CONTEXT_SAMPLES:] = frame / 32768.0
+        out, self.state = self.session.run(None, {"input": self.window, "state": self.state, "sr": self.sr})
+        return float(out[0, 0])
+
+    def wipe(self) -> None:
+        self.window.fill(0)
+        self.state.fill(0)
+
+
+@dataclass(frozen=True)
+class SegmentStart:
+    at: float  # seconds from the start of the recording
+
+
+@dataclass(frozen=True)
+class SpeechAudio:
+    pcm: np.ndarray  # int16 frame, owned by the receiver
+
+
+@dataclass(frozen=True)
+class SegmentEnd:
+    at: float
+
+
+class SpeechGate:
+    """Cut a stream of scored frames into speech segments.
+
+    A segment starts at the first frame scoring at least `threshold`, with `pad_ms` of
+    audio before it, and ends after `min_silence_ms` below `threshold - 0.15` (the
+    hysteresis keeps soft word endings inside the segment).
+    """
+
+    def __init__(self, threshold: float = 0.5, min_silence_ms: int = 400, pad_ms: int = 200):
+        self.on, self.off = threshold, max(threshold - 0.15, 0.01)
+        self.pad_frames = max(1, round(pad_ms / 1000 / FRAME_SECONDS))
+        self.end_frames = max(1, round(min_silence_ms / 1000 / FRAME_SECONDS))
+        self.preroll: deque[np.ndarray] = deque(maxlen=self.pad_frames)
+        self.in_speech = False
+        self.quiet = 0  # frames below `off` since the last speech frame
+        self.index = 0  # frames seen
+        self.speech_frames = 0  # frames passed on to the recogniser
+
+    def push(self, frame: np.ndarray, prob: float) -> list:
+        t = self.index * FRAME_SECONDS
+        self.index += 1
+        if not self.in_speech:
+            if prob < self.on:
+                self.preroll.append(frame.copy())
+                return []
+            self.in_speech, self.quiet = True, 0
+            events = [SegmentStart(max(t - len(self.preroll) * FRAME_SECONDS, 0.0))]
+            events += [SpeechAudio(f) for f in self.preroll]
+            self.preroll.clear()
+            events.append(SpeechAudio(frame.copy()))
+            self.speech_frames += len(events) - 1
+            return events
+        self.quiet = self.quiet + 1 if prob < self.off else 0
+        self.speech_frames += 1
+        events = [SpeechAudio(frame.copy())]
+        if self.quiet >= self.end_frames:
+            self.in_speech = False
+            events.append(SegmentEnd(t + FRAME_SECONDS))
+        return events
+
+    def flush(self) -> list:
+        """End of audio: close an open segment."""
+        for f in self.preroll:
+            f.fill(0)
+        self.preroll.clear()
+        if self.in_speech:
+            self.in_speech = False
+            return [SegmentEnd(self.index * FRAME_SECONDS)]
+        return []
+
+    @property
+    def duration(self) -> float:
+        return self.index * FRAME_SECONDS
+
+    @property
+    def speech(self) -> float:
+        return self.speech_frames * FRAME_SECONDS

@@ -1,0 +1,138 @@
+"""One typed configuration, loaded from TOML and validated with one-line errors.
+
+Every key has a default, so an empty file (or none) is a valid configuration. An error
+names the file, the key and what is expected, e.g.
+``/etc/roomnote/roomnote.toml: asr.engine: expected one of auto, vosk, pocketsphinx, got 'kaldi'``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from .errors import ConfigError
+
+NOTE_FORMATS = ("soap", "dap", "birp", "girp")
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    id: str = "roomnote-dev"
+    office: str = "office"
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    engine: str = "auto"  # auto | vosk | pocketsphinx
+    language: str = "en"  # en | ko; pocketsphinx is English only
+    vosk_model: str = ""  # manifest name; "" means the default for the language
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    threshold: float = 0.5  # Silero speech probability above which a frame is speech
+    min_silence_ms: int = 400  # a pause this long ends a segment
+    pad_ms: int = 200  # audio kept on each side of speech so word edges survive
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    dir: str = "/var/lib/roomnote/models"  # where IT provisions models (vosk English)
+    manifest: str = ""  # "" means the manifest shipped with roomnote
+
+
+@dataclass(frozen=True)
+class NotesConfig:
+    format: str = "soap"
+
+
+@dataclass(frozen=True)
+class Config:
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    notes: NotesConfig = field(default_factory=NotesConfig)
+
+
+# Values a key may take, where the type alone says too little.
+CHOICES = {
+    "asr.engine": ("auto", "vosk", "pocketsphinx"),
+    "asr.language": ("en", "ko"),
+    "notes.format": NOTE_FORMATS,
+}
+RANGES = {
+    "vad.threshold": (0.05, 0.95),
+    "vad.min_silence_ms": (50, 5000),
+    "vad.pad_ms": (0, 1000),
+}
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate a TOML configuration; None gives the defaults."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found; pass an existing file with --config") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config file ({e.__class__.__name__}); check its permissions and encoding") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e}); fix the syntax") from None
+    return config_from_dict(raw, source=str(path))
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
+    return _build(Config, raw, prefix="", source=source)
+
+
+def _build(cls, raw: Any, prefix: str, source: str):
+    where = prefix.rstrip(".") or "top level"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: {where}: expected a table, got {_kind(raw)}")
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{source}: {prefix}{key}: unknown key; valid keys here: {', '.join(sorted(known))}")
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            continue
+        key, value, want = prefix + f.name, raw[f.name], hints[f.name]
+        if dataclasses.is_dataclass(want):
+            values[f.name] = _build(want, value, key + ".", source)
+        else:
+            values[f.name] = _check_value(key, value, want, source)
+    return cls(**values)
+
+
+def _check_value(key: str, value: Any, want: type, source: str):
+    ok = isinstance(value, want) and not (want is not bool and isinstance(value, bool))
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ConfigError(f"{source}: {key}: expected {want.__name__}, got {_kind(value)} {value!r}")
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ConfigError(f"{source}: {key}: expected one of {', '.join(CHOICES[key])}, got {value!r}")
+    if key in RANGES:
+        lo, hi = RANGES[key]
+        if not lo <= value <= hi:
+            raise ConfigError(f"{source}: {key}: expected a value from {lo} to {hi}, got {value!r}")
+    if want is str and key in ("device.id", "device.office") and not _is_topic_safe(value):
+        raise ConfigError(f"{source}: {key}: expected letters, digits, '-' or '_' only, got {value!r}")
+    return value
+
+
+def _is_topic_safe(s: str) -> bool:
+    # ids become MQTT topic levels, so wildcards and separators are not allowed
+    return bool(s) and all(c.isascii() and (c.isalnum() or c in "-_") for c in s)
+
+
+def _kind(v: Any) -> str:
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number"}.get(type(v), type(v).__name__)

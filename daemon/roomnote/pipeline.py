@@ -1,0 +1,95 @@
+"""One session from frames to a note.
+
+The edges (audio in, models) are here; the middle (transcript -> redaction -> note) is
+pure functions on dataclasses in redact/ and notes/.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .asr.base import Transcriber
+from .asr.select import load_transcriber
+from .audio.vad import SegmentEnd, SegmentStart, SileroVad, SpeechAudio, SpeechGate
+from .config import Config
+from .models import Manifest, load_manifest, verify_model
+from .notes import Note, SessionFacts, compose_note
+from .redact import redact_transcript
+from .transcript import Segment, Transcript
+
+
+@dataclass
+class Engines:
+    vad: SileroVad
+    transcriber: Transcriber
+
+    def close(self) -> None:
+        self.vad.wipe()
+        self.transcriber.close()
+
+
+def load_engines(cfg: Config, manifest: Manifest | None = None) -> Engines:
+    """Verify every model against the manifest (P6), then load it."""
+    manifest = manifest or load_manifest(cfg.models.manifest or None)
+    vad_root = verify_model(manifest.get("silero-vad"), cfg.models.dir)
+    transcriber = load_transcriber(cfg, manifest)
+    return Engines(SileroVad(vad_root), transcriber)
+
+
+def transcribe(frames: Iterable[np.ndarray], engines: Engines, cfg: Config,
+               on_partial: Callable[[str], None] | None = None) -> Transcript:
+    """Feed frames through the VAD into the recogniser; silence is never recognised."""
+    gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms)
+    engines.vad.reset()
+    asr = engines.transcriber
+    segments: list[Segment] = []
+    start = 0.0
+
+    def handle(events: list) -> None:
+        nonlocal start
+        for ev in events:
+            if isinstance(ev, SpeechAudio):
+                asr.feed(ev.pcm)
+                ev.pcm.fill(0)  # P1: the gate's copy is not needed any more
+                if on_partial:
+                    on_partial(asr.partial())
+            elif isinstance(ev, SegmentStart):
+                start = ev.at
+                asr.start_segment(ev.at)
+            elif isinstance(ev, SegmentEnd):
+                words = asr.end_segment()
+                if words:
+                    segments.append(Segment(f"s{len(segments) + 1:04d}", round(start, 3), round(ev.at, 3), words))
+
+    for frame in frames:
+        handle(gate.push(frame, engines.vad(frame)))
+    handle(gate.flush())
+    return Transcript(segments, round(gate.duration, 3), round(gate.speech, 3), asr.name, cfg.asr.language)
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def session_facts(cfg: Config, transcript: Transcript, ended_at: datetime, session_id: str,
+                  consent: str | None = None) -> SessionFacts:
+    started_at = ended_at - timedelta(seconds=transcript.duration)
+    return SessionFacts(session_id=session_id, device_id=cfg.device.id, started_at=started_at,
+                        ended_at=ended_at, duration_s=transcript.duration, speech_s=transcript.speech,
+                        engine=transcript.engine, consent=consent)
+
+
+def note_from_transcript(transcript: Transcript, cfg: Config, fmt: str, facts: SessionFacts) -> Note:
+    """Redact, compose, then drop the raw transcript (P1): only the note survives."""
+    try:
+        return compose_note(redact_transcript(transcript), fmt, facts)
+    finally:
+        transcript.wipe()
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)

