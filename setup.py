@@ -1,4 +1,4 @@
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     name="roomnote",
@@ -9,9 +9,9 @@ setup(
     license="Proprietary",
     python_requires=">=3.11",
     package_dir={"": "daemon"},
-    packages=find_packages("daemon"),
+    packages=find_namespace_packages("daemon", include=["roomnote*"]),
     include_package_data=True,
-    package_data={"roomnote.redact": ["lexicons/*.txt"], "roomnote.notes": ["*.txt", "lexicons/*.txt"]},
+    package_data={"roomnote.redact": ["lexicons/*.txt"]},
     # The manifest is installed next to the package's data so an installed roomnote finds it.
     data_files=[("share/roomnote/models", ["models/manifest.toml"])],
     install_requires=[

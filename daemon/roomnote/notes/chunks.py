@@ -1,0 +1,69 @@
+"""Cut segments into sentence-sized chunks, the unit the composer classifies and quotes.
+
+A VAD segment can run for a minute without punctuation. Quotes must stay short (at most
+MAX_CHUNK_WORDS words), so long segments are cut by length, preferably just before a
+discourse word ("so", "but", "and", ...) and never through a cue phrase, so every cue
+lies whole inside one chunk.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..transcript import RedactedSegment
+from .matching import Tokens
+from .model import Evidence
+
+MAX_CHUNK_WORDS = 25
+MIN_CHUNK_WORDS = 8  # shorter pieces lose their sense when quoted alone
+_PREFERRED_CUTS = frozenset({"so", "but", "and", "because", "then", "okay", "anyway", "um", "uh",
+                             "well", "actually", "also"})
+
+
+@dataclass(frozen=True)
+class Chunk:
+    segment: RedactedSegment
+    tokens: Tokens  # the whole segment's words
+    lo: int  # first word of the chunk
+    hi: int  # one past its last word
+
+    @property
+    def text(self) -> str:
+        """The chunk's words, verbatim from the redacted segment."""
+        return self.tokens.slice(self.lo, self.hi)
+
+    @property
+    def start(self) -> float:
+        return self._time_at(self.lo)
+
+    @property
+    def end(self) -> float:
+        return self._time_at(self.hi)
+
+    def _time_at(self, word: int) -> float:
+        # No word times survive redaction: spread the segment's time evenly over its words.
+        seg, n = self.segment, len(self.tokens)
+        t = seg.start + (seg.end - seg.start) * (word / n if n else 0.0)
+        return min(max(round(t, 2), seg.start), seg.end)
+
+    def evidence(self, cue: str | None = None) -> Evidence:
+        return Evidence(self.segment.id, self.start, self.end, cue)
+
+
+def cut_points(n_words: int, protected: list[tuple[int, int]], words: tuple[str, ...]) -> list[int]:
+    """Word indices where a segment of n_words is cut; `protected` spans are never cut."""
+    cuts, start = [], 0
+    while n_words - start > MAX_CHUNK_WORDS:
+        candidates = [j for j in range(start + MIN_CHUNK_WORDS, start + MAX_CHUNK_WORDS + 1)
+                      if not any(a < j < b for a, b in protected)]
+        preferred = [j for j in candidates if words[j] in _PREFERRED_CUTS]
+        # Prefer the latest discourse word, else a cut near the limit, else force one.
+        cut = (preferred or candidates or [start + MAX_CHUNK_WORDS])[-1]
+        cuts.append(cut)
+        start = cut
+    return cuts
+
+
+def chunk_segment(segment: RedactedSegment, tokens: Tokens,
+                  protected: list[tuple[int, int]]) -> list[Chunk]:
+    bounds = [0, *cut_points(len(tokens), protected, tokens.words), len(tokens)]
+    return [Chunk(segment, tokens, lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]

@@ -1,0 +1,226 @@
+"""Compose a clinical note from a redacted transcript: extractive, every line grounded.
+
+Nothing is paraphrased. An item is either the transcript's own words in quotes, or a
+fixed label (lexicons.py) whose cue phrase is in the item's evidence, or a session fact.
+
+Who said what: with speaker labels, client words are quoted only from client segments
+and interventions only come from therapist segments. With "unknown" speakers the cues
+decide (a chunk that talks about "i" more than "you" and holds no intervention cue is
+treated as the client's), and no item says who spoke.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Callable
+
+from ..transcript import RedactedTranscript
+from .chunks import Chunk
+from .facts import cpt_code, fact_items
+from .formats import sections_for
+from .lexicons import RISK
+from .model import (EMPTY_SECTION, NO_SPEECH, RISK_NOT_ASSESSED, Evidence, Item, Note, Section,
+                    SessionFacts, note_id_for)
+from .signals import ChunkSignals, read_segment
+
+# How many quotes of each kind a note carries at most; the best-cued ones are kept.
+MAX_QUOTES = {"plan": 6, "goals": 5, "responses": 5, "reports": 8}
+MIN_REPORT_WORDS = 5  # "my sister i guess" says too little on its own to quote as a report
+MAX_RISK_QUOTES = 5  # per category and stance; the flag item keeps all the evidence
+ANSWER_WINDOW_S = 15.0  # an utterance this soon after a screening question is shown with it
+
+_RISK_LABELS = {"disclosure": "Risk statement", "denial": "Denial", "screening": "Risk screening",
+                "mention": "Risk topic mentioned"}
+_QUOTE_KINDS = {"plan": "plan", "goals": "goal", "responses": "response", "reports": "quote"}
+_LABELLED_SPEAKERS = frozenset({"client", "therapist"})
+
+
+def compose_note(rt: RedactedTranscript, fmt: str, facts: SessionFacts, *,
+                 created_at: datetime | None = None) -> Note:
+    """The note for one session in one format. Pure: same input, same note.
+
+    created_at defaults to the end of the session, which keeps composing deterministic;
+    a revision passes its own time.
+    """
+    fmt = fmt.strip().lower() if isinstance(fmt, str) else fmt
+    specs = sections_for(fmt)
+    identified = any(s.speaker in _LABELLED_SPEAKERS for s in rt.segments)
+    signals = [sig for seg in sorted(rt.segments, key=lambda s: (s.start, s.id))
+               for sig in read_segment(seg)]
+    no_speech = not signals
+
+    if no_speech:
+        content = defaultdict(list)
+        sections = [Section(s.key, s.title, [Item(NO_SPEECH, [], "no_speech")]) for s in specs]
+        flags: list[str] = []
+    else:
+        content, flags = _gather(signals, facts, identified)
+        sections = [Section(s.key, s.title,
+                            [it for kind in s.contents for it in content[kind]]
+                            or [Item(EMPTY_SECTION, [], "empty")])
+                    for s in specs]
+
+    return Note(note_id=note_id_for(facts.session_id, fmt), version=1, format=fmt,
+                created_at=created_at or facts.ended_at, facts=facts, sections=sections,
+                redaction_counts=dict(rt.report.counts), no_speech=no_speech,
+                cpt_code=cpt_code(facts.duration_s), speakers_identified=identified,
+                risk_flags=flags)
+
+
+def _gather(signals: list[ChunkSignals], facts: SessionFacts,
+            identified: bool) -> tuple[dict[str, list[Item]], list[str]]:
+    """Everything the transcript supports, by content kind (see formats.CONTENT_KINDS)."""
+    risk_items, flags = _risk(signals)
+    content: dict[str, list[Item]] = {
+        "facts": fact_items(facts, identified),
+        "themes": _labelled(signals, lambda s: s.themes, _may_discuss, "Theme", "theme", by_count=True),
+        "interventions": _labelled(signals, lambda s: s.interventions, _may_intervene,
+                                   "Intervention", "intervention"),
+        "risk": risk_items,
+    }
+    content.update(_quotes(signals))
+    return content, flags
+
+
+# --- who may have said it -------------------------------------------------------------
+
+def _may_be_client(s: ChunkSignals) -> bool:
+    return s.speaker == "client" or (s.speaker == "unknown" and s.sounds_like_client)
+
+
+def _may_intervene(s: ChunkSignals) -> bool:
+    return s.speaker in ("therapist", "unknown")
+
+
+def _may_discuss(s: ChunkSignals) -> bool:
+    return s.speaker in ("client", "therapist", "unknown")
+
+
+# --- quotes -----------------------------------------------------------------------------
+
+def _quote_kind(s: ChunkSignals) -> str | None:
+    """The one quote kind a chunk is used as, so no words appear twice in a note.
+
+    Plans outrank goals, goals responses, responses plain reports ("i'll try that next
+    week" is a plan before it is a response). Risk talk is quoted under risk, and a
+    client's risk statement also as a report (it is their account): never as a goal
+    ("i want to ..."), a plan or a response.
+    """
+    if not _may_discuss(s):
+        return None
+    if s.risks:
+        long_enough = s.chunk.hi - s.chunk.lo >= MIN_REPORT_WORDS
+        asked = any(f.stance == "screening" for f in s.risks)
+        return "reports" if _may_be_client(s) and long_enough and not asked else None
+    if s.plans:
+        return "plan"
+    if not _may_be_client(s):
+        return None
+    if s.goals:
+        return "goals"
+    if s.responses:
+        return "responses"
+    if (s.reports or s.themes) and s.chunk.hi - s.chunk.lo >= MIN_REPORT_WORDS:
+        return "reports"
+    return None
+
+
+def _score(s: ChunkSignals, kind: str) -> int:
+    if kind == "plan":
+        return len(s.plans) + 2 * ("homework assignment" in s.interventions)
+    if kind == "reports":
+        return len({m.cue for m in s.reports}) + len(s.themes)
+    return len(getattr(s, kind))
+
+
+def _first_cue(s: ChunkSignals, kind: str) -> str | None:
+    matches = {"plan": s.plans, "goals": s.goals, "responses": s.responses,
+               "reports": s.reports or [m for ms in s.themes.values() for m in ms]}[kind]
+    return min(matches, key=lambda m: m.start).cue if matches else None
+
+
+def quote(chunk: Chunk) -> str:
+    return f'"{chunk.text}"'
+
+
+def _quotes(signals: list[ChunkSignals]) -> dict[str, list[Item]]:
+    by_kind: dict[str, list[tuple[int, ChunkSignals]]] = defaultdict(list)
+    for order, s in enumerate(signals):
+        kind = _quote_kind(s)
+        if kind:
+            by_kind[kind].append((order, s))
+    out = {}
+    for kind, limit in MAX_QUOTES.items():
+        ranked = sorted(by_kind[kind], key=lambda p: (-_score(p[1], kind), p[0]))[:limit]
+        out[kind] = [Item(quote(s.chunk), [s.chunk.evidence(_first_cue(s, kind))], _QUOTE_KINDS[kind])
+                     for _, s in sorted(ranked, key=lambda p: p[0])]
+    return out
+
+
+# --- labels (themes, interventions) -----------------------------------------------------
+
+def _labelled(signals: list[ChunkSignals], hits: Callable[[ChunkSignals], dict],
+              allowed: Callable[[ChunkSignals], bool], prefix: str, kind: str,
+              by_count: bool = False) -> list[Item]:
+    """One item per label, its evidence every chunk where one of the label's cues was heard."""
+    evidence: dict[str, list[Evidence]] = {}
+    for s in signals:
+        if not allowed(s):
+            continue
+        for label, matches in hits(s).items():
+            evidence.setdefault(label, []).append(s.chunk.evidence(matches[0].cue))
+    labels = list(evidence)  # first heard first
+    if by_count:
+        labels.sort(key=lambda lb: -len(evidence[lb]))
+    return [Item(f"{prefix}: {lb}", evidence[lb], kind, lb) for lb in labels]
+
+
+# --- risk -----------------------------------------------------------------------------
+
+def _risk(signals: list[ChunkSignals]) -> tuple[list[Item], list[str]]:
+    """Risk items, and the categories raised (disclosed or mentioned) for triage.
+
+    With no risk talk at all the note says so in exactly one fixed sentence; it never
+    says the client denied anything unless a denial was spoken.
+    """
+    items: list[Item] = []
+    raised: dict[str, list[Evidence]] = defaultdict(list)
+    shown: dict[tuple[str, str], int] = defaultdict(int)
+    for i, s in enumerate(signals):
+        seen = set()
+        for f in s.risks:
+            key = (f.category, f.stance)
+            if key in seen:
+                continue
+            seen.add(key)
+            ev = s.chunk.evidence(f.match.cue)
+            if f.stance in ("disclosure", "mention"):
+                raised[f.category].append(ev)
+            if shown[key] >= MAX_RISK_QUOTES:
+                continue
+            shown[key] += 1
+            text = f"{_RISK_LABELS[f.stance]} ({RISK[f.category].label}): {quote(s.chunk)}"
+            evidence = [ev]
+            answer = _answer_to(signals, i) if f.stance == "screening" else None
+            if answer is not None:
+                text += f"; next utterance: {quote(answer)}"
+                evidence.append(answer.evidence())
+            items.append(Item(text, evidence, "risk", f"{f.category}:{f.stance}"))
+    if not items:
+        return [Item(RISK_NOT_ASSESSED, [], "risk_not_assessed")], []
+    flags = [c for c in RISK if c in raised]
+    if flags:
+        labels = ", ".join(RISK[c].label for c in flags)
+        flag_ev = sorted((e for c in flags for e in raised[c]), key=lambda e: e.start)
+        items.insert(0, Item(f"Risk flagged for clinician review: {labels}.", flag_ev, "risk", "flag"))
+    return items, flags
+
+
+def _answer_to(signals: list[ChunkSignals], i: int) -> Chunk | None:
+    """The utterance right after a screening question, shown verbatim, never interpreted."""
+    if i + 1 >= len(signals):
+        return None
+    nxt, asked = signals[i + 1], signals[i].chunk
+    if nxt.risks or nxt.speaker == "therapist" or nxt.chunk.start - asked.end > ANSWER_WINDOW_S:
+        return None
+    return nxt.chunk

@@ -1,0 +1,211 @@
+"""Cue phrases the composer looks for in redacted transcripts.
+
+Transcripts are lowercase, unpunctuated speech-recogniser output, so cues are short
+spoken phrases matched on word boundaries. Contractions are also matched in their long
+form ("i've" also finds "i have"; see matching.variants). Every label the note prints is
+a key of one of these tables, and an item only gets that label when one of its cues was
+found in the item's evidence: a cue list is the proof behind a label.
+
+Keep cues specific. A missed cue leaves a section emptier; a loose cue puts a wrong claim
+in a clinical record.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Client reports: first-person accounts of feelings, symptoms and events.
+# A chunk also needs more first-person than second-person words to count (composer).
+REPORT = (
+    "i feel", "i felt", "i'm feeling", "i was feeling", "i've been", "i've had", "i had",
+    "i can't", "i couldn't", "i keep", "i kept", "i get so", "i got so", "i get really",
+    "i'm so", "i'm really", "i'm just", "i'm always", "i'm scared", "i'm afraid", "i'm tired",
+    "i'm worried", "i worry", "i was so", "i was really", "i don't know how", "i just",
+    "i haven't been", "i started", "i stopped", "it's been", "it was hard", "it's hard",
+    "my mind", "my chest", "my heart",
+)
+
+# Themes: what the session was about. Label -> cues. Printed as "Theme: <label>".
+THEMES: dict[str, tuple[str, ...]] = {
+    "anxiety": ("anxious", "anxiety", "worried", "worrying", "worry", "panic", "panicky",
+                "nervous", "on edge", "racing thoughts", "heart racing", "heart was racing",
+                "scared", "afraid", "dread"),
+    "low mood": ("depressed", "depression", "sad", "sadness", "hopeless", "empty", "numb",
+                 "crying", "cried", "feeling down", "been down", "no motivation", "unmotivated",
+                 "no energy", "pointless", "miserable"),
+    "sleep": ("sleep", "sleeping", "slept", "insomnia", "nightmares", "nightmare",
+              "awake at night", "lie awake", "lying awake", "can't fall asleep", "fall asleep",
+              "exhausted"),
+    "anger and irritability": ("angry", "anger", "irritable", "furious", "snapped", "yelled",
+                               "yelling", "frustrated", "frustrating", "lose my temper",
+                               "lost my temper"),
+    "relationships and family": ("my partner", "my wife", "my husband", "my boyfriend",
+                                 "my girlfriend", "my mom", "my mother", "my dad", "my father",
+                                 "my parents", "my kids", "my son", "my daughter", "my sister",
+                                 "my brother", "my family", "marriage", "divorce", "breakup",
+                                 "broke up", "my friends", "lonely", "loneliness"),
+    "work and school": ("at work", "my job", "my boss", "my manager", "coworker", "coworkers",
+                        "colleague", "colleagues", "deadline", "deadlines", "the office",
+                        "at school", "my classes", "exams", "exam", "got fired", "laid off",
+                        "performance review", "meeting at work"),
+    "grief and loss": ("passed away", "died", "funeral", "grief", "grieving", "miss her",
+                       "miss him", "since she died", "since he died", "lost my"),
+    "substance use": ("drinking", "alcohol", "drunk", "beers", "wine", "weed", "marijuana",
+                      "smoking", "cigarettes", "drugs", "using again", "relapse", "relapsed",
+                      "sober", "hungover"),
+    "trauma": ("trauma", "traumatic", "flashback", "flashbacks", "triggered", "the accident"),
+    "self-esteem": ("worthless", "a failure", "not good enough", "hate myself", "so stupid",
+                    "incompetent", "useless", "a burden"),
+    "physical health": ("headache", "headaches", "pain", "my doctor", "medication",
+                        "my meds", "appetite", "not eating", "stomach"),
+}
+
+# Interventions, by taxonomy. Printed as "Intervention: <label>".
+INTERVENTIONS: dict[str, tuple[str, ...]] = {
+    "cognitive restructuring": (
+        "what evidence", "evidence for", "evidence against", "evidence that",
+        "another way to look", "another way of looking", "another way to see",
+        "alternative explanation", "thinking trap", "thinking traps", "thought record",
+        "automatic thought", "automatic thoughts", "challenge that thought",
+        "what would you tell a friend", "what would you say to a friend", "catastrophizing",
+        "all or nothing", "black and white thinking", "reframe", "more balanced thought",
+        "how likely is it"),
+    "behavioural activation": (
+        "activity schedule", "schedule some", "pleasant activities", "pleasant activity",
+        "something you enjoy", "things you used to enjoy", "things you enjoy",
+        "plan an activity", "get out of the house", "small activity", "mastery and pleasure"),
+    "psychoeducation": (
+        "it's very common", "it's really common", "that's very common", "that's really common",
+        "it's common", "that's common", "is very normal", "that's normal", "it's normal to",
+        "fight or flight", "how anxiety works", "the way anxiety works", "anxiety works",
+        "your nervous system", "your body's", "research shows", "this is called",
+        "we call this", "what happens in your brain", "the cycle of", "part of depression",
+        "symptom of"),
+    "mindfulness and grounding": (
+        "notice your breath", "notice your breathing", "take a deep breath", "deep breath",
+        "deep breaths", "breathe in", "breathe out", "breathing exercise", "grounding",
+        "ground yourself", "five things you can see", "things you can see", "body scan",
+        "feet on the floor", "be present", "mindfulness", "mindful", "just notice"),
+    "exposure": (
+        "exposure", "fear ladder", "hierarchy", "stay with the anxiety",
+        "stay with the discomfort", "stay in the situation", "instead of avoiding",
+        "until the anxiety", "let the anxiety", "face the situation", "approach it"),
+    "motivational interviewing": (
+        "on a scale of one to ten", "on a scale from", "on a scale of zero to ten",
+        "how important is it", "how important is that", "how confident are you",
+        "pros and cons", "what would it take", "what would be different", "part of you",
+        "ready to make", "what would you like to do about"),
+    "reflective listening and validation": (
+        "it sounds like", "sounds like you", "what i'm hearing", "i'm hearing that",
+        "i hear you", "so you're saying", "makes sense that you", "that must be",
+        "that sounds really hard", "that sounds hard", "that sounds really difficult",
+        "that sounds difficult", "it's understandable", "of course you"),
+    "problem solving": (
+        "problem solving", "brainstorm", "what are your options", "what options",
+        "what could you do", "break it down", "break it into", "first step", "smaller steps",
+        "what's one thing you could", "one thing you could do"),
+    "safety planning": (
+        "safety plan", "crisis line", "crisis number", "nine eight eight",
+        "call nine one one", "emergency room", "who could you call", "who can you call",
+        "reasons for living", "warning signs", "keep yourself safe", "stay safe"),
+    "homework assignment": (
+        "for homework", "your homework", "homework", "between now and next",
+        "i'd like you to try", "try this week", "this week i'd like you", "worksheet",
+        "keep a log", "write them down", "write it down", "write down"),
+}
+
+# Client responses to the work of the session.
+RESPONSE = (
+    "that makes sense", "makes sense to me", "i could try", "i can try", "i'll try",
+    "i noticed", "i didn't think of it that way", "never thought of it", "never thought about it",
+    "that helps", "that helped", "it helped", "that was helpful", "that's helpful",
+    "i feel better", "i feel calmer", "i feel a little better", "i like that", "that's true",
+    "you're right", "i'm willing", "i think i can", "i tried", "it worked", "it didn't work",
+    "i did the", "i actually",
+)
+
+# Goals the client names.
+GOALS = (
+    "my goal", "goal is", "i want to", "i'd like to", "i would like to", "i hope to",
+    "i wish i could", "i want to be able", "work on", "working on", "get better at",
+    "i need to", "want to stop", "want to start", "want to get back",
+)
+
+# Plans: what happens after the session.
+PLAN = (
+    "next week", "homework", "before we meet", "next session", "next time", "practice",
+    "practise", "follow up", "over the next", "during the week", "this coming week",
+    "i'll try", "i'm going to try", "we'll", "we will", "let's plan", "the plan is",
+    "referral", "refer you", "see you on", "safety plan",
+)
+
+
+@dataclass(frozen=True)
+class RiskCues:
+    """Cues for one risk category.
+
+    `disclosure` cues describe the risk itself ("kill myself"); `denial` cues state its
+    absence ("safe at home"). A negation just before a cue flips it ("i would never hurt
+    myself" is a denial, "i don't feel safe at home" a disclosure), and a cue in the
+    second person is a screening question, not a statement (see risk.py).
+    `exclude` names phrases that start like a cue but mean something else.
+    """
+
+    label: str
+    disclosure: tuple[str, ...]
+    denial: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+RISK: dict[str, RiskCues] = {
+    "suicidal_ideation": RiskCues(
+        label="suicidal ideation",
+        disclosure=(
+            "kill myself", "killing myself", "killed myself", "end my life", "ending my life",
+            "end it all", "take my life", "take my own life", "better off dead",
+            "better off without me", "want to die", "wanted to die", "wish i was dead",
+            "wish i were dead", "wish i wasn't here", "don't want to be here anymore",
+            "don't want to live", "don't want to be alive", "no reason to live",
+            "not worth living", "suicidal", "suicide", "hang myself", "shoot myself",
+            "overdose", "never wake up", "kill yourself", "killing yourself",
+            "end your life", "ending your life", "take your life",
+        ),
+        denial=("no thoughts of suicide", "no suicidal thoughts"),
+    ),
+    "self_harm": RiskCues(
+        label="self-harm",
+        disclosure=(
+            "hurt myself", "hurting myself", "harm myself", "harming myself", "self harm",
+            "self-harm", "cut myself", "cutting myself", "cutting", "burn myself",
+            "burning myself", "hit myself", "hitting myself", "hurt yourself",
+            "hurting yourself", "harm yourself", "harming yourself", "cut yourself",
+            "cutting yourself",
+        ),
+        exclude=("cutting back", "cutting down", "cutting out", "cutting off", "cutting it",
+                 "cutting the", "cutting class", "cutting corners", "cutting hair",
+                 "cutting costs", "cutting ties", "cutting carbs", "cutting sugar"),
+    ),
+    "harm_to_others": RiskCues(
+        label="harm to others",
+        disclosure=(
+            "hurt him", "hurt her", "hurt them", "kill him", "kill her", "kill them",
+            "hurt someone", "hurt somebody", "kill someone", "kill somebody", "hurt people",
+            "hurt anyone", "hurting anyone", "harm anyone", "harming anyone",
+            "hurting someone", "hurting other people", "harm others", "harming others",
+            "make him pay", "make her pay", "make them pay",
+        ),
+        exclude=("hurt her feelings", "hurt him emotionally", "hurt her emotionally"),
+    ),
+    "abuse_neglect": RiskCues(
+        label="abuse or neglect",
+        disclosure=(
+            "hits me", "hit me", "beats me", "beat me", "slapped me", "choked me", "kicked me", "threatens me", "threatened me", "threatened to kill me",
+            "touched me", "abused me", "abusing me", "abusive", "abuse", "neglect",
+            "neglected", "afraid to go home", "scared to go home", "locks me", "locked me in",
+            "anyone hurting you", "anyone hurt you", "someone hurting you", "anyone hitting you",
+            "anyone hit you",
+        ),
+        denial=("safe at home", "safe with him", "safe with her", "safe with them"),
+        exclude=("substance abuse", "alcohol abuse", "drug abuse", "hit me that", "hit me how",
+                 "hit me when", "beat me at", "beat me to"),
+    ),
+}

@@ -1,0 +1,103 @@
+"""A note as JSON-ready data (schema roomnote.note/1) and as Markdown for the clinician."""
+from __future__ import annotations
+
+from .facts import duration_text, whole_minutes
+from .formats import FORMAT_TITLES
+from .model import Evidence, Item, Note
+
+SCHEMA = "roomnote.note/1"
+_EVIDENCE_SHOWN = 3  # markdown lists this many evidence spans per item, then "+N more"
+# Quotes of these kinds share sections with plain reports; a lead-in tells them apart.
+_LEAD_INS = {"goal": "Goal", "response": "Response"}
+
+
+def _evidence_dict(e: Evidence) -> dict:
+    return {"segment_id": e.segment_id, "start": e.start, "end": e.end, "cue": e.cue}
+
+
+def _item_dict(it: Item) -> dict:
+    return {"text": it.text, "kind": it.kind, "category": it.category,
+            "evidence": [_evidence_dict(e) for e in it.evidence]}
+
+
+def to_dict(note: Note) -> dict:
+    f = note.facts
+    return {
+        "schema": SCHEMA,
+        "note_id": note.note_id,
+        "version": note.version,
+        "format": note.format,
+        "format_title": FORMAT_TITLES.get(note.format, note.format.upper()),
+        "created_at": note.created_at.isoformat(),
+        "no_speech": note.no_speech,
+        "session": {
+            "session_id": f.session_id,
+            "device_id": f.device_id,
+            "date": f.started_at.date().isoformat(),
+            "started_at": f.started_at.isoformat(),
+            "ended_at": f.ended_at.isoformat(),
+            "duration_s": f.duration_s,
+            "duration_min": whole_minutes(f.duration_s),
+            "speech_s": f.speech_s,
+            "modality": f.modality,
+            "engine": f.engine,
+            "consent": f.consent,
+            "cpt_code": note.cpt_code,
+        },
+        "speakers_identified": note.speakers_identified,
+        "risk_flags": list(note.risk_flags),
+        "sections": [{"key": s.key, "title": s.title, "items": [_item_dict(it) for it in s.items]}
+                     for s in note.sections],
+        "redaction_counts": dict(note.redaction_counts),
+    }
+
+
+def clock(seconds: float) -> str:
+    s = int(max(0.0, seconds))
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def evidence_text(evidence: list[Evidence]) -> str:
+    """Compactly: "(00:01:12–00:01:20, seg s0007; ...; +2 more)"."""
+    if not evidence:
+        return ""
+    parts = [f"{clock(e.start)}\u2013{clock(e.end)}, seg {e.segment_id}" for e in evidence[:_EVIDENCE_SHOWN]]
+    if len(evidence) > _EVIDENCE_SHOWN:
+        parts.append(f"+{len(evidence) - _EVIDENCE_SHOWN} more")
+    return f"({'; '.join(parts)})"
+
+
+def to_markdown(note: Note) -> str:
+    f = note.facts
+    title = FORMAT_TITLES.get(note.format, note.format.upper())
+    start, end = f.started_at, f.ended_at
+    code = note.cpt_code or "none (under 16 min)"
+    lines = [
+        f"# {title} note",
+        "",
+        f"- Date: {start.date().isoformat()}, {start:%H:%M}\u2013{end:%H:%M} "
+        f"({duration_text(f.duration_s)}; speech {duration_text(f.speech_s)})",
+        f"- Modality: {f.modality}",
+        f"- Suggested CPT code: {code}",
+        f"- Consent: {f.consent or 'not recorded'}",
+        f"- Device: {f.device_id}; recogniser: {f.engine}",
+        f"- Session: {f.session_id}; note {note.note_id} v{note.version}",
+    ]
+    if not note.no_speech and not note.speakers_identified:
+        lines.append("- Speakers not identified: statements are not attributed")
+    if note.risk_flags:
+        lines.append("- **Risk flagged for review**")
+    for s in note.sections:
+        lines += ["", f"## {s.title}", ""]
+        for it in s.items:
+            text = f"{_LEAD_INS[it.kind]}: {it.text}" if it.kind in _LEAD_INS else it.text
+            ev = evidence_text(it.evidence)
+            lines.append(f"- {text} {ev}" if ev else f"- {text}")
+    counts = note.redaction_counts
+    lines += ["", "## Redactions", ""]
+    if counts:
+        lines.append(", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+                     + f" (total {sum(counts.values())})")
+    else:
+        lines.append("None.")
+    return "\n".join(lines) + "\n"

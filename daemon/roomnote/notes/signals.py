@@ -1,0 +1,88 @@
+"""Read one segment: cut it into chunks and note which cues each chunk holds.
+
+This is the only place that looks at words. The composer decides from these signals what
+goes into the note; a later classifier (sentence encoder, speaker labels) can produce the
+same ChunkSignals and leave the composer as it is.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..transcript import RedactedSegment
+from .chunks import Chunk, chunk_segment
+from .lexicons import GOALS, INTERVENTIONS, PLAN, REPORT, RESPONSE, THEMES
+from .matching import CueIndex, Match, Tokens
+from .risk import RISK_LEXICONS, RiskFinding, classify_risk
+
+# Every lexicon in one index, named "kind" or "kind:label"; risk names are "category:stance".
+_FLAT = {"reports": REPORT, "responses": RESPONSE, "goals": GOALS, "plans": PLAN}
+_INDEX = CueIndex({
+    **{kind: (cues, ()) for kind, cues in _FLAT.items()},
+    **{f"theme:{label}": (cues, ()) for label, cues in THEMES.items()},
+    **{f"intervention:{label}": (cues, ()) for label, cues in INTERVENTIONS.items()},
+    **RISK_LEXICONS,
+})
+
+_FIRST_PERSON = frozenset({"i", "i'm", "i've", "i'd", "i'll", "im", "me", "my", "myself", "mine"})
+_SECOND_PERSON = frozenset({"you", "you're", "you've", "you'd", "you'll", "your", "yourself", "yours"})
+_FILLERS_AFTER_YOU = frozenset({"know", "mean", "see"})
+
+
+@dataclass
+class ChunkSignals:
+    chunk: Chunk
+    reports: list[Match] = field(default_factory=list)
+    responses: list[Match] = field(default_factory=list)
+    goals: list[Match] = field(default_factory=list)
+    plans: list[Match] = field(default_factory=list)
+    themes: dict[str, list[Match]] = field(default_factory=dict)
+    interventions: dict[str, list[Match]] = field(default_factory=dict)
+    risks: list[RiskFinding] = field(default_factory=list)
+    first_person: int = 0  # words like "i", "my"
+    second_person: int = 0  # words like "you", "your", not counting "you know"
+
+    @property
+    def speaker(self) -> str:
+        return self.chunk.segment.speaker
+
+    @property
+    def sounds_like_client(self) -> bool:
+        """Talk about oneself rather than to someone: what a client's statement sounds like."""
+        return self.first_person > self.second_person and not self.interventions
+
+
+def _person_counts(words: tuple[str, ...]) -> tuple[int, int]:
+    first = sum(w in _FIRST_PERSON for w in words)
+    second = sum(w in _SECOND_PERSON and not (w == "you" and nxt in _FILLERS_AFTER_YOU)
+                 for w, nxt in zip(words, (*words[1:], "")))
+    return first, second
+
+
+def read_segment(segment: RedactedSegment) -> list[ChunkSignals]:
+    tokens = Tokens.of(segment.text)
+    if not tokens.words:
+        return []
+    hits = _INDEX.find(tokens)
+    flat = {kind: hits[kind] for kind in _FLAT}
+    themes = {label: hits[f"theme:{label}"] for label in THEMES}
+    interventions = {label: hits[f"intervention:{label}"] for label in INTERVENTIONS}
+    risks = classify_risk(tokens.words, hits)
+    # Cut chunks around every cue, so each cue sits whole in one chunk.
+    chunks = chunk_segment(segment, tokens, [(m.start, m.end) for ms in hits.values() for m in ms])
+
+    out = []
+    for chunk in chunks:
+        def inside(ms: list[Match]) -> list[Match]:
+            return [m for m in ms if chunk.lo <= m.start < chunk.hi]
+
+        first, second = _person_counts(tokens.words[chunk.lo:chunk.hi])
+        out.append(ChunkSignals(
+            chunk=chunk,
+            reports=inside(flat["reports"]), responses=inside(flat["responses"]),
+            goals=inside(flat["goals"]), plans=inside(flat["plans"]),
+            themes={k: v for k, v in ((k, inside(ms)) for k, ms in themes.items()) if v},
+            interventions={k: v for k, v in ((k, inside(ms)) for k, ms in interventions.items()) if v},
+            risks=[r for r in risks if chunk.lo <= r.match.start < chunk.hi],
+            first_person=first, second_person=second,
+        ))
+    return out

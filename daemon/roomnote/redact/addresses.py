@@ -1,0 +1,144 @@
+"""ADDRESS: street addresses and apartment numbers as they are spoken.
+
+A street-suffix word ("street", "drive", ...) reaches left over up to five words that can be
+part of a street address (house numbers, misheard numbers like "ford well", street names),
+stopping at function words ("i live at | four twelve maple street"). Ordinary phrases with
+suffix words ("walk down the street", "the road to recovery", "a long drive", "by the way")
+stay: a weak suffix needs a house number or a residence cue, and there must be a word before
+the suffix that is not a function word.
+"""
+from __future__ import annotations
+
+from .lexicon import GRAMMAR_WORDS, POSSESSIVES, VERBISH_WORDS
+from .spans import Span
+from .spoken_numbers import HOMOPHONES, NUMBER_WORDS, read_group
+
+# Suffixes that are rarely anything but part of a street name.
+STRONG_SUFFIXES = frozenset({"street", "st", "avenue", "ave", "boulevard", "blvd", "parkway"})
+# Suffixes that are everyday words too: "a long drive", "the same way", "my place".
+WEAK_SUFFIXES = frozenset(
+    """road rd drive lane ln court ct place way terrace circle highway hwy trail square
+    crescent""".split()
+)
+UNIT_WORDS = frozenset({"apartment", "apt", "unit", "suite", "ste"})
+MAX_REACH = 5  # words before the suffix
+RESIDENCE_CUES = frozenset(
+    """live lives living lived moved move moving address located stay staying stayed house
+    home""".split()
+)
+# "live on | maple drive", "moved to | oak lane", "address is | ..."; but "live in a nice place"
+RESIDENCE_LINKS = frozenset({"on", "at", "off", "to", "onto", "is", "in"})
+# Adjectives that make "a busy street" a description, not a street name.
+GENERIC_MODIFIERS = frozenset(
+    """busy quiet side same next other dead back empty dark crowded whole entire long narrow
+    wide city country dirt public private residential big small little new old wrong right
+    end""".split()
+)
+# Words that end the reach leftwards. Misheard house numbers are kept in: "well" (twelve),
+# "for" (four), "won" (one), "ate" (eight); "to"/"too" only right before a number word.
+ADDRESS_STOPS = (
+    (GRAMMAR_WORDS - {"well", "for", "won", "oh"})
+    | VERBISH_WORDS
+    | RESIDENCE_CUES
+    | frozenset(
+        """crossed walked walking drove driving ran parked turned visited past""".split()
+    )
+)
+
+
+# After "my address is" whatever follows is the address, however badly it was recognised
+# ("my address is anyone able to ride" for "eighty one maple drive"), up to the next clause.
+INTRODUCED_REACH = 6
+CLAUSE_STARTS = frozenset(
+    """i i'm i've i'll my and but so because we he she they it's that's then um uh""".split()
+)
+
+
+def _is_number_word(t: str) -> bool:
+    return t in NUMBER_WORDS or (t[:1].isdigit() and t[-1:].isdigit())
+
+
+def _reach_left(tokens: list[str], free: bytearray, suffix_at: int) -> int:
+    """Index of the first token of the street part that ends at suffix_at."""
+    start = suffix_at
+    while start > 0 and suffix_at - start < MAX_REACH:
+        t = tokens[start - 1]
+        if not t or not free[start - 1]:
+            break
+        if t in ("to", "too") and not _is_misheard_two(tokens, start - 1, suffix_at):
+            break
+        if t in ADDRESS_STOPS and t not in HOMOPHONES:
+            break
+        start -= 1
+    return start
+
+
+def _is_misheard_two(tokens: list[str], i: int, suffix_at: int) -> bool:
+    """ "live at to twelve maple street" is "two twelve"; "moved to twelve oak drive" is not."""
+    before = tokens[i - 1] if i > 0 else ""
+    return i + 1 < suffix_at and _is_number_word(tokens[i + 1]) and before in ("at", "on", "is")
+
+
+def _after_residence_cue(tokens: list[str], start: int) -> bool:
+    return (
+        start >= 2
+        and tokens[start - 1] in RESIDENCE_LINKS
+        and tokens[start - 2] in RESIDENCE_CUES
+    )
+
+
+def _unit_end(tokens: list[str], free: bytearray, i: int) -> int | None:
+    """End of "apartment (number) four (b)" starting at the unit word i, if it has a number."""
+    j = i + 1
+    n = len(tokens)
+    if j < n and tokens[j] == "number":
+        j += 1
+    group = read_group(tokens, j, free) if j < n and free[j] else None
+    if group is None:
+        return None
+    end = j + group.ntokens
+    if end < n and len(tokens[end]) == 1 and tokens[end].isalpha() and tokens[end] not in "ai":
+        end += 1  # "apartment four b"
+    return end
+
+
+def _introduced_end(tokens: list[str], free: bytearray, i: int) -> int | None:
+    """End of the address after "my address is" at i, or None."""
+    if i == 0 or tokens[i - 1] not in POSSESSIVES or tokens[i + 1 : i + 2] != ["is"]:
+        return None
+    start = end = i + 2
+    while end < len(tokens) and end - start < INTRODUCED_REACH:
+        if not tokens[end] or not free[end] or tokens[end] in CLAUSE_STARTS:
+            break
+        end += 1
+    return end if end > start else None
+
+
+def find_address_spans(tokens: list[str], free: bytearray) -> list[Span]:
+    spans: list[Span] = []
+    for i, t in enumerate(tokens):
+        if not free[i]:
+            continue
+        if t == "address":
+            end = _introduced_end(tokens, free, i)
+            if end is not None:
+                spans.append(Span("ADDRESS", i + 2, end))
+            continue
+        if t in UNIT_WORDS:
+            end = _unit_end(tokens, free, i)
+            if end is not None:
+                spans.append(Span("ADDRESS", i, end))
+            continue
+        strong = t in STRONG_SUFFIXES
+        if not strong and t not in WEAK_SUFFIXES:
+            continue
+        start = _reach_left(tokens, free, i)
+        if start == i:
+            continue  # "the street", "the road to recovery"
+        street = tokens[start:i]
+        has_number = any(_is_number_word(w) or w in HOMOPHONES for w in street)
+        cue = _after_residence_cue(tokens, start)
+        named = strong and street[-1] not in GENERIC_MODIFIERS
+        if has_number or cue or named:
+            spans.append(Span("ADDRESS", start, i + 1))
+    return spans

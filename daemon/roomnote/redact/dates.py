@@ -1,0 +1,72 @@
+"""DATE: every element of a date except the year (HIPAA Safe Harbor).
+
+"march fourteenth", "the fourteenth of march", "march the fourteenth", "fourteen march",
+a month that is never an ordinary word ("in september"), and an ordinal day after a
+birthday cue ("my birthday is on the third"). A year after a date stays: "[DATE] nineteen
+eighty four". Weekdays and relative times ("last week", "next tuesday") are not dates of an
+individual and stay.
+"""
+from __future__ import annotations
+
+import re
+
+from .lexicon import MONTHS, UNAMBIGUOUS_MONTHS
+from .spans import Span
+from .spoken_numbers import read_day
+
+BIRTH_CUES = frozenset({"birthday", "born", "birth", "bday", "anniversary", "dob"})
+BIRTH_CUE_REACH = 4  # "my birthday is on the third": cue, then up to 3 words, then the day
+# Typed dates in composed notes: 3/14, 03/14/1984, 2024-03-14
+_TYPED_DATE_RE = re.compile(r"\d{1,2}/\d{1,2}(/\d{2,4})?|\d{4}-\d{1,2}-\d{1,2}")
+
+
+def _day_fits_month(month: str, day: tuple[int, int, bool] | None, said_the: bool) -> bool:
+    # "may" is mostly a verb: "i may one day" must not be a date, "may fifth" is.
+    return day is not None and (month != "may" or day[2] or said_the)
+
+
+def find_date_spans(tokens: list[str], free: bytearray) -> list[Span]:
+    spans: list[Span] = []
+    n = len(tokens)
+    taken_until = 0  # tokens before this index already belong to a date
+    for i, t in enumerate(tokens):
+        if i < taken_until or not free[i]:
+            continue
+        if t[:1].isdigit() and _TYPED_DATE_RE.fullmatch(t):
+            spans.append(Span("DATE", i, i + 1))
+            continue
+        if t in MONTHS:
+            # month [the] day: "march fourteenth", "march the fourteenth"
+            j = i + 1
+            said_the = j < n and tokens[j] == "the"
+            if said_the:
+                j += 1
+            day = read_day(tokens, j) if j < n and free[j] else None
+            if _day_fits_month(t, day, said_the):
+                end = j + day[1]
+                spans.append(Span("DATE", i, end))
+                taken_until = end
+            elif t in UNAMBIGUOUS_MONTHS or _after_birth_cue(tokens, i):
+                spans.append(Span("DATE", i, i + 1))
+            continue
+        day = read_day(tokens, i)
+        if day is None:
+            continue
+        j = i + day[1]
+        # day [of] month: "the fourteenth of march", "fourteen march"
+        if j + 1 < n and tokens[j] == "of" and tokens[j + 1] in MONTHS and free[j + 1]:
+            end = j + 2
+        elif j < n and tokens[j] in MONTHS and free[j] and tokens[j] != "may":
+            end = j + 1  # "fourteen march"; but "at first may seem" is no date
+        elif day[2] and _after_birth_cue(tokens, i):
+            end = j  # "born on the third"
+        else:
+            continue
+        if all(free[k] for k in range(i, end)):
+            spans.append(Span("DATE", i, end))
+            taken_until = end
+    return spans
+
+
+def _after_birth_cue(tokens: list[str], i: int) -> bool:
+    return any(w in BIRTH_CUES for w in tokens[max(0, i - BIRTH_CUE_REACH) : i])

@@ -1,0 +1,253 @@
+"""NAME: people's names, from the offline US Census 1990 name lists.
+
+Source: dist.male.first, dist.female.first and dist.all.last inside the `names` package
+(MIT-licensed package; the census data is public domain). See lexicon.py.
+
+Rules, weakest evidence last:
+- cues: "my name is X (Y)", "call me X", "i'm X", titles ("mister X", "doctor X"),
+  relations ("my sister X", "her husband X"), "named X", "called X", and a name-like word
+  that says something ("and hope said");
+- a first name followed by a surname from the lists: both ("sarah johnson", "will smith");
+- a census first name that is not an ordinary English word: anywhere ("david");
+- a name seen once with a cue is redacted everywhere else in the same text.
+A name that is also a word (hope, will, grace, white) is a name only with a cue; the
+census surname list is full of words (young, brown, king), so a surname counts only after a
+first name or a cue.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .lexicon import (
+    FILLERS,
+    GRAMMAR_WORDS,
+    MONTHS,
+    POSSESSIVES,
+    RELATION_MODIFIERS,
+    RELATION_WORDS,
+    STRONG_TITLES,
+    VERBISH_WORDS,
+    WEAK_TITLES,
+    WEEKDAYS,
+    common_words,
+    first_names,
+    surname_ranks,
+)
+from .spans import Span
+from .spoken_numbers import NUMBER_WORDS, ORDINALS
+
+# Given names that are also everyday words: names only after a cue ("my sister hope called"
+# but "i hope it gets better"). Words here that are also grammar (will, may, said) are
+# names only after the strongest cues ("my name is will").
+AMBIGUOUS_NAMES = frozenset(
+    """hope will mark rose grace april may june august joy faith dawn bill art sunny summer pat
+    sue rich frank lane page guy jack ray chance said earnest crystal pearl jewel iris hazel ivy
+    lily penny ginger olive jade autumn raven angel destiny charity patience mercy harmony
+    melody rocky rusty dusty sandy chase drew max chuck buck cliff clay rob gene grant hunter
+    king sterling sage heath dean wade reed brook rod lance miles woody christian teddy merry
+    star sky river storm misty valentine jasmine fern prince""".split()
+)
+FREQUENT_SURNAME_RANK = 2500  # "sarah white": a word, but among the commonest surnames
+# Words before which a word that is also a known name is the word: "i hope", "the white car".
+WORD_CONTEXT = frozenset(
+    """i we you they he she it to the a an my your his her our their its this that no some
+    any much more most of with for in on at from by about is was are were be been being am
+    have has had will would can could should might must may not lost give gives gave full
+    little one every each another other what which whose""".split()
+)
+# Never a name, whatever the lists say.
+NEVER_NAMES = (
+    GRAMMAR_WORDS
+    | VERBISH_WORDS
+    | RELATION_WORDS
+    | STRONG_TITLES
+    | WEAK_TITLES
+    | NUMBER_WORDS
+    | frozenset(ORDINALS)
+    | WEEKDAYS
+    | (frozenset(MONTHS) - AMBIGUOUS_NAMES)
+    | frozenset({"", "name", "names", "named", "called", "me", "dot", "at"})
+)
+# After "my name is" or "mister" even grammar-like names count: "my name is will".
+NEVER_INTRODUCED = NEVER_NAMES - AMBIGUOUS_NAMES
+# An ambiguous name starts a first+last pair only before a surname that is no word.
+PAIR_FIRSTS = AMBIGUOUS_NAMES - {"said"}
+# Only a person says or texts: "and hope said she was worried" (but "i hope said" is no
+# sentence, and "the bill called for" starts with a determiner).
+SPEECH_VERBS = frozenset(
+    "said says told tells asked asks texted texts emailed replied answered yelled screamed".split()
+)
+SKIPPABLE = FILLERS | frozenset({"like", "actually"})
+
+
+@lru_cache(maxsize=1)
+def _vocab() -> tuple[frozenset[str], frozenset[str], dict[str, int], frozenset[str]]:
+    """(plain first names, ambiguous first names, surname ranks, common words), loaded once."""
+    firsts = first_names()
+    common = common_words()
+    plain = frozenset(firsts - common - NEVER_NAMES - AMBIGUOUS_NAMES)
+    ambiguous = frozenset((firsts & common) | AMBIGUOUS_NAMES)
+    return plain, ambiguous, surname_ranks(), common
+
+
+class _Finder:
+    """One pass over the tokens; marks name tokens and remembers names seen with a cue."""
+
+    def __init__(self, tokens: list[str], free: bytearray):
+        self.tokens = tokens
+        self.free = free
+        self.n = len(tokens)
+        self.plain, self.ambiguous, self.surnames, self.common = _vocab()
+        self.marked = bytearray(self.n)
+        self.known: set[str] = set()  # names confirmed by a cue or by a first+last pair
+
+    # --- token tests -------------------------------------------------------------------
+    def tok(self, i: int) -> str:
+        return self.tokens[i] if 0 <= i < self.n and self.free[i] else ""
+
+    def is_strong_surname(self, t: str) -> bool:
+        return t in self.surnames and t not in self.common and t not in NEVER_NAMES
+
+    def is_surname_after_first(self, t: str) -> bool:
+        if t not in self.surnames or t in NEVER_NAMES:
+            return False
+        return t not in self.common or self.surnames[t] < FREQUENT_SURNAME_RANK
+
+    def is_cued_name(self, t: str) -> bool:
+        """A name after a relation or weak title cue: "my sister hope", "doctor garcia"."""
+        if t in NEVER_NAMES:
+            return False
+        return t in self.plain or t in AMBIGUOUS_NAMES or self.is_strong_surname(t)
+
+    def is_introduced_name(self, t: str) -> bool:
+        """After "my name is" / "mister": any name, or a word that is no ordinary word."""
+        if not t or t in NEVER_INTRODUCED:
+            return False
+        return t in self.plain or t in self.ambiguous or t in self.surnames or t not in self.common
+
+    # --- marking -------------------------------------------------------------------------
+    def mark(self, i: int, cued: bool) -> None:
+        self.marked[i] = 1
+        if cued:
+            self.known.add(self.tokens[i])
+
+    def mark_with_surname(self, i: int, cued: bool) -> int:
+        """Mark the name at i and a surname right after it; return the index after them."""
+        self.mark(i, cued)
+        nxt = self.tok(i + 1)
+        if self.is_surname_after_first(nxt):
+            # "sarah white": remember "johnson" for later mentions, but not "white", which
+            # alone is far more often the word.
+            self.mark(i + 1, cued or nxt not in self.common)
+            return i + 2
+        return i + 1
+
+    def skip_fillers(self, i: int) -> int:
+        while self.tok(i) in SKIPPABLE:
+            i += 1
+        return i
+
+    # --- rules ---------------------------------------------------------------------------
+    def cue_target(self, i: int) -> tuple[int, str] | None:
+        """If a cue starts at i: (index of the name candidate, how much the cue proves)."""
+        t, t1 = self.tokens[i], self.tok(i + 1)
+        if t == "name" and t1 == "is" or t == "name's":
+            # "my name is X" introduces anyone; "the name is bound" is no introduction.
+            strength = "introduced" if self.tok(i - 1) in POSSESSIVES else "cued"
+            return self.skip_fillers(i + (2 if t == "name" else 1)), strength
+        if t == "call" and t1 == "me":
+            return i + 2, "cued"
+        if t == "named":
+            return i + 1, "cued"
+        if t == "called":
+            return i + 1, "plain"  # "a song called hope" is no person
+        if t == "i'm":
+            return i + 1, "plain"
+        if t in STRONG_TITLES:
+            return i + 1, "introduced"
+        if t in WEAK_TITLES:
+            return i + 1, "cued"
+        if t in POSSESSIVES:
+            j = i + 1
+            if self.tok(j) in RELATION_MODIFIERS and self.tok(j + 1) in RELATION_WORDS:
+                j += 1
+            if self.tok(j) in RELATION_WORDS:
+                return j + 1, "cued"
+        return None
+
+    def accepts(self, t: str, strength: str) -> bool:
+        if strength == "introduced":
+            return self.is_introduced_name(t)
+        if strength == "cued":
+            return self.is_cued_name(t)
+        return t in self.plain or self.is_strong_surname(t)
+
+    def run(self) -> None:
+        tokens, free = self.tokens, self.free
+        i = 0
+        while i < self.n:
+            t = tokens[i]
+            if not free[i] or not t:
+                i += 1
+                continue
+            cue = self.cue_target(i)
+            if cue is not None:
+                j, strength = cue
+                cand = self.tok(j)
+                if cand and self.accepts(cand, strength):
+                    i = self.mark_with_surname(j, cued=True)
+                    continue
+            if t in self.plain:
+                i = self.mark_with_surname(i, cued=False)
+                continue
+            if t in PAIR_FIRSTS:
+                nxt = self.tok(i + 1)
+                if self.is_strong_surname(nxt):  # "will smith", "grace kelly"
+                    self.mark(i, True)
+                    self.mark(i + 1, True)
+                    i += 2
+                    continue
+                if (
+                    nxt in SPEECH_VERBS
+                    and t not in GRAMMAR_WORDS  # "may said" is no name
+                    and (i == 0 or tokens[i - 1] not in WORD_CONTEXT)
+                ):
+                    self.mark(i, True)  # "hope said"
+                    i += 1
+                    continue
+            i += 1
+
+    def propagate(self) -> None:
+        """Redact every later (and earlier) mention of a name that was seen with a cue."""
+        if not self.known:
+            return
+        tokens, free, marked = self.tokens, self.free, self.marked
+        for i, t in enumerate(tokens):
+            if marked[i] or not free[i] or t not in self.known:
+                continue
+            if t in GRAMMAR_WORDS or t in VERBISH_WORDS:
+                continue  # "my name is will" must not take every later "will"
+            if t in self.common and i > 0 and tokens[i - 1] in WORD_CONTEXT:
+                continue  # "i hope", "the white car"
+            marked[i] = 1
+
+    def spans(self) -> list[Span]:
+        out: list[Span] = []
+        i = 0
+        while i < self.n:
+            if self.marked[i]:
+                j = i + 1
+                while j < self.n and self.marked[j]:
+                    j += 1
+                out.append(Span("NAME", i, j))
+                i = j
+            else:
+                i += 1
+        return out
+
+
+def find_name_spans(tokens: list[str], free: bytearray) -> list[Span]:
+    finder = _Finder(tokens, free)
+    finder.run()
+    finder.propagate()
+    return finder.spans()

@@ -1,0 +1,58 @@
+"""Run the detectors over one token stream and write placeholders in place of PHI."""
+from __future__ import annotations
+
+from collections import Counter
+
+from .addresses import find_address_spans
+from .dates import find_date_spans
+from .emails import find_email_spans
+from .numbers import find_number_spans
+from .person_names import find_name_spans
+from .spans import PLACEHOLDERS, Span, merge, normalize
+
+# Order matters: each detector only sees tokens no earlier one claimed, so a date's day is
+# not read as part of a digit run ("march fourteen nineteen eighty four" keeps its year) and
+# a street named after a person is an address, not a name.
+DETECTORS = (
+    find_email_spans,
+    find_date_spans,
+    find_address_spans,
+    find_number_spans,
+    find_name_spans,
+)
+
+
+def detect(raw_tokens: list[str]) -> list[Span]:
+    """PHI spans over raw_tokens (as text.split() gives them), sorted and non-overlapping."""
+    tokens = [normalize(t) for t in raw_tokens]
+    free = bytearray(1 if t else 0 for t in tokens)  # placeholders are never PHI
+    spans: list[Span] = []
+    for find in DETECTORS:
+        for span in find(tokens, free):
+            spans.append(span)
+            free[span.start : span.end] = bytes(span.end - span.start)
+    return merge(spans, len(tokens))
+
+
+def span_index(spans: list[Span], n_tokens: int) -> list[int]:
+    """For each token, the index of the span that covers it, or -1."""
+    owner = [-1] * n_tokens
+    for k, span in enumerate(spans):
+        owner[span.start : span.end] = [k] * (span.end - span.start)
+    return owner
+
+
+def render(raw_tokens: list[str], owner: list[int], spans: list[Span], lo: int, hi: int) -> str:
+    """Tokens lo..hi with each span (or the part of it inside lo..hi) as one placeholder."""
+    out: list[str] = []
+    for k in range(lo, hi):
+        s = owner[k]
+        if s < 0:
+            out.append(raw_tokens[k])
+        elif k == lo or owner[k - 1] != s:
+            out.append(PLACEHOLDERS[spans[s].kind])
+    return " ".join(out)
+
+
+def count_kinds(spans: list[Span]) -> dict[str, int]:
+    return dict(Counter(span.kind for span in spans))
