@@ -19,6 +19,7 @@ setup(
         "onnxruntime>=1.17",
         "pocketsphinx>=5.0",  # its wheel ships the default English model
         "vosk>=0.3.45",
+        "cffi>=1.15",  # zero-copy audio into vosk
         "names>=0.3.0",  # US Census 1990 name lists for the redactor
     ],
     extras_require={

