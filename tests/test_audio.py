@@ -121,3 +121,12 @@ def test_silence_and_noise_give_no_segments(english_engines):
         f = noise[i:i + FRAME_SAMPLES]
         assert gate.push(f, vad(f)) == []
     assert gate.flush() == []
+
+
+def test_frame_buffers_are_zeroed_when_the_reader_stops_early(make_speech):
+    frames = wav_frames(make_speech(TURNS, "formats"))
+    for _ in range(40):  # past the half second of lead-in, into speech
+        f = next(frames)
+    assert f.any()
+    frames.close()  # a consumer that gives up (error, withdrawal) still leaves no audio behind
+    assert not f.any()

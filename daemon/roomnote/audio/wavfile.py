@@ -119,6 +119,7 @@ def wav_frames(path: str | Path) -> Iterator[np.ndarray]:
     raw = bytearray(chunk_bytes)
     frame = np.zeros(FRAME_SAMPLES, np.int16)
     carry = np.zeros(0, np.float32)  # resampled samples short of a whole frame
+    pending = carry
     resampler = Resampler(info.rate, SAMPLE_RATE)
     try:
         with open(path, "rb") as f:
@@ -146,5 +147,5 @@ def wav_frames(path: str | Path) -> Iterator[np.ndarray]:
                 yield frame
     finally:
         raw[:] = bytes(len(raw))
-        wipe(frame, carry)
+        wipe(frame, carry, pending)  # also when the consumer stops early
         resampler.wipe()
