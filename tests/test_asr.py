@@ -2,7 +2,6 @@
 import subprocess
 import wave
 
-import numpy as np
 import pytest
 
 from conftest import LIBRIVOX

@@ -130,3 +130,24 @@ def test_frame_buffers_are_zeroed_when_the_reader_stops_early(make_speech):
     assert f.any()
     frames.close()  # a consumer that gives up (error, withdrawal) still leaves no audio behind
     assert not f.any()
+
+
+def test_audio_leaving_the_pre_roll_is_wiped():
+    gate = SpeechGate(pad_ms=64)  # two frames of pre-roll
+    frames = [np.full(FRAME_SAMPLES, 1000 + i, np.int16) for i in range(3)]
+    gate.push(frames[0], 0.0)
+    gate.push(frames[1], 0.0)
+    oldest = gate.preroll[0]
+    assert oldest.any()
+    gate.push(frames[2], 0.0)  # pushes the oldest frame out
+    assert not oldest.any()  # P1: zeroed, not just dropped
+    kept = list(gate.preroll)
+    assert gate.flush() == [] and not any(f.any() for f in kept)
+
+
+def test_resampler_state_is_wiped():
+    r = Resampler(48000, 16000)
+    r.process(np.full(4800, 3000, np.float32))
+    assert r.history.any() and r.pending.any()
+    r.wipe()
+    assert not r.history.any() and not r.pending.any()

@@ -1,5 +1,4 @@
 """Promise P6: only models whose SHA-256 matches the manifest are loaded."""
-import shutil
 
 import pytest
 

@@ -1,5 +1,6 @@
 """`roomnote process` end to end on synthesised sessions: promise P1 and bad input."""
 import json
+from datetime import datetime, timezone
 import re
 import subprocess
 import wave
@@ -162,3 +163,15 @@ def test_failed_note_write_keeps_the_printed_note(tmp_path, make_speech):
     assert err.startswith("roomnote: error: ") and "cannot write the note" in err and "printed above" in err
     assert "## Subjective" in r.stdout  # nothing lost: the note is on the terminal
     assert all_files(out) == []  # and no half-written file is left behind
+
+
+def test_raw_transcript_is_dropped_once_the_note_exists(default_config):
+    from roomnote.pipeline import note_from_transcript, session_facts
+    from roomnote.transcript import Segment, Transcript, Word
+
+    words = [Word(w, i * 0.3, i * 0.3 + 0.25, 0.9) for i, w in enumerate("my name is sarah johnson".split())]
+    t = Transcript([Segment("s0001", 0.0, 1.5, words)], 2.0, 1.5, "pocketsphinx/test")
+    facts = session_facts(default_config, t, datetime.now(timezone.utc), "sess1")
+    note = note_from_transcript(t, "soap", facts)
+    assert note.redaction_counts.get("NAME", 0) >= 1
+    assert t.segments == [] and words == []  # P1: nothing of the raw transcript is left to read

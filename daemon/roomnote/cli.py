@@ -76,7 +76,7 @@ def cmd_process(args) -> int:
     # The recording ended when the file was last written; it started `duration` before.
     ended = datetime.fromtimestamp(args.wav.stat().st_mtime, timezone.utc)
     facts = session_facts(cfg, transcript, ended, new_session_id())
-    note = note_from_transcript(transcript, cfg, fmt, facts)
+    note = note_from_transcript(transcript, fmt, facts)
     markdown = to_markdown(note)
     print(markdown)  # printed first, so a full disk below loses nothing
     _write_atomic(args.out / f"{note.note_id}.json", json.dumps(to_dict(note), indent=2, ensure_ascii=False) + "\n")

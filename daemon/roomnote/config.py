@@ -63,6 +63,7 @@ CHOICES = {
     "asr.language": ("en", "ko"),
     "notes.format": NOTE_FORMATS,
 }
+TOPIC_LEVELS = ("device.id", "device.office")  # become MQTT topic levels
 RANGES = {
     "vad.threshold": (0.05, 0.95),
     "vad.min_silence_ms": (50, 5000),
@@ -123,7 +124,7 @@ def _check_value(key: str, value: Any, want: type, source: str):
         lo, hi = RANGES[key]
         if not lo <= value <= hi:
             raise ConfigError(f"{source}: {key}: expected a value from {lo} to {hi}, got {value!r}")
-    if want is str and key in ("device.id", "device.office") and not _is_topic_safe(value):
+    if key in TOPIC_LEVELS and not _is_topic_safe(value):
         raise ConfigError(f"{source}: {key}: expected letters, digits, '-' or '_' only, got {value!r}")
     return value
 

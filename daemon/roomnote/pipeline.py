@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
 import numpy as np
@@ -83,13 +83,9 @@ def session_facts(cfg: Config, transcript: Transcript, ended_at: datetime, sessi
                         engine=transcript.engine, consent=consent)
 
 
-def note_from_transcript(transcript: Transcript, cfg: Config, fmt: str, facts: SessionFacts) -> Note:
+def note_from_transcript(transcript: Transcript, fmt: str, facts: SessionFacts) -> Note:
     """Redact, compose, then drop the raw transcript (P1): only the note survives."""
     try:
         return compose_note(redact_transcript(transcript), fmt, facts)
     finally:
         transcript.wipe()
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)

@@ -16,7 +16,6 @@ import numpy as np
 
 from .audio.resample import Resampler
 
-FLITE_VOICES = ("slt", "rms", "awb", "kal16")
 RATE = 16000
 
 

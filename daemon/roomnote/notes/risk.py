@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .lexicons import RISK
-from .matching import CueIndex, Match, Tokens
+from .matching import Match
 
 _CLAUSE_WINDOW = 6  # words looked at before a cue
 _FIRST_PERSON_SUBJECTS = frozenset({"i", "i'm", "i've", "i'd", "i'll", "im"})
@@ -45,7 +45,6 @@ class RiskFinding:
 RISK_LEXICONS = {f"{category}:{base}": (cues_of, cues.exclude)
                  for category, cues in RISK.items()
                  for base, cues_of in (("disclosure", cues.disclosure), ("denial", cues.denial))}
-_INDEX = CueIndex(RISK_LEXICONS)
 
 
 def _clause_before(words: tuple[str, ...], index: int) -> list[str]:
@@ -98,8 +97,3 @@ def classify_risk(words: tuple[str, ...], hits: dict[str, list[Match]]) -> list[
             found.append(RiskFinding(category, stance_of(words, m, base), m))
     found.sort(key=lambda f: f.match.start)
     return found
-
-
-def find_risk(tokens: Tokens) -> list[RiskFinding]:
-    """Every risk cue in a text, with its stance."""
-    return classify_risk(tokens.words, _INDEX.find(tokens))
