@@ -1,0 +1,38 @@
+"""Promise P2: the egress check re-scans outgoing payloads and refuses PHI."""
+import pytest
+
+from roomnote.redact.egress import EgressError, check_egress, scan_payload
+
+
+def note_payload(item_text: str) -> dict:
+    return {
+        "schema": "roomnote.note/1", "note_id": "n1", "created_at": "2026-11-24T10:00:00+00:00",
+        "session": {"date": "2026-11-24", "started_at": "2026-11-24T09:00:00+00:00", "device_id": "d1"},
+        "sections": [{"key": "subjective", "title": "Subjective",
+                      "items": [{"text": item_text, "kind": "report", "category": "mood",
+                                 "evidence": [{"segment_id": "s0001", "start": 1.0, "end": 2.0, "cue": "felt"}]}]}],
+        "redaction_counts": {"NAME": 1},
+    }
+
+
+def test_clean_note_with_a_date_of_service_passes():
+    check_egress(note_payload("client reported feeling low since [NAME] moved out last week"))
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("call me at five five five one two one two", "PHONE"),
+    ("write to john dot smith at gmail dot com", "EMAIL"),
+    ("it happened on the fourteenth of march", "DATE"),
+])
+def test_phi_in_a_note_item_is_refused(text, kind):
+    with pytest.raises(EgressError) as err:
+        check_egress(note_payload(text))
+    assert kind in err.value.counts
+    # the error names kinds and counts, never the value
+    for word in ("five", "john", "smith", "gmail", "fourteenth", "march"):
+        assert word not in str(err.value)
+
+
+def test_plain_text_payloads_are_scanned_too():
+    assert "PHONE" in scan_payload("my number is five five five one two one two")
+    assert scan_payload("i slept five hours and felt ten out of ten") == {}
