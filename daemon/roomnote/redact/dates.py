@@ -1,7 +1,8 @@
 """DATE: every element of a date except the year (HIPAA Safe Harbor).
 
 "march fourteenth", "the fourteenth of march", "march the fourteenth", "fourteen march",
-a month that is never an ordinary word ("in september"), and an ordinal day after a
+a month that is never an ordinary word ("september"), any month after a preposition or
+"last"/"next" ("in april", "since may"), and an ordinal day after a
 birthday cue ("my birthday is on the third"). A year after a date stays: "[DATE] nineteen
 eighty four". Weekdays and relative times ("last week", "next tuesday") are not dates of an
 individual and stay.
@@ -14,6 +15,12 @@ from .lexicon import MONTHS, UNAMBIGUOUS_MONTHS
 from .spans import Span
 from .spoken_numbers import read_day
 
+# "in april", "since march", "last may", "the end of june": a month after these is the month
+# (a date element), while "i may", "we march", "my daughter april" are not.
+MONTH_LEADS = frozenset(
+    """in since until till through by of last next early late mid during before after around
+    from this""".split()
+)
 BIRTH_CUES = frozenset({"birthday", "born", "birth", "bday", "anniversary", "dob"})
 BIRTH_CUE_REACH = 4  # "my birthday is on the third": cue, then up to 3 words, then the day
 # Typed dates in composed notes: 3/14, 03/14/1984, 2024-03-14
@@ -46,7 +53,7 @@ def find_date_spans(tokens: list[str], free: bytearray) -> list[Span]:
                 end = j + day[1]
                 spans.append(Span("DATE", i, end))
                 taken_until = end
-            elif t in UNAMBIGUOUS_MONTHS or _after_birth_cue(tokens, i):
+            elif t in UNAMBIGUOUS_MONTHS or _after_birth_cue(tokens, i) or _after_lead(tokens, i):
                 spans.append(Span("DATE", i, i + 1))
             continue
         day = read_day(tokens, i)
@@ -66,6 +73,11 @@ def find_date_spans(tokens: list[str], free: bytearray) -> list[Span]:
             spans.append(Span("DATE", i, end))
             taken_until = end
     return spans
+
+
+def _after_lead(tokens: list[str], i: int) -> bool:
+    prev = tokens[i - 1] if i > 0 else ""
+    return prev in MONTH_LEADS and not (tokens[i] == "may" and prev == "this")
 
 
 def _after_birth_cue(tokens: list[str], i: int) -> bool:

@@ -1,42 +1,90 @@
-"""PHONE, NUMBER (any other long code) and zip codes, from runs of spoken digits.
+"""Identifier numbers from runs of spoken digits and letters: phone, fax, zip, SSN, medical
+record, health plan, account, licence, vehicle, device/serial, and any other unique code.
 
 Counts, scores, durations and years are spoken numbers too, so a run becomes PHI only when it
-is long enough to be a code, or a cue before it says what it is.
+is long enough to be a code, or a cue before it says what it is. The nearest cue before a run
+decides its kind ("my license plate is ..." is a VEHICLE, not a LICENSE).
 """
 from __future__ import annotations
 
 from .spans import Span
-from .spoken_numbers import DigitRun, digit_runs, is_year_or_clock
+from .spoken_numbers import HOMOPHONES, JOINERS, UNITS, ZERO_LIKE, DigitRun, digit_runs, is_year_or_clock, read_group
 
 CUE_WINDOW = 6  # tokens before a run that may say what it is
 # Billing codes the note composer writes ("Suggested CPT code: 90834") are not PHI.
 NOT_PHI_CUES = frozenset({"cpt", "cpt_code"})
-ZIP_CUES = frozenset({"zip", "zipcode", "postal", "postcode"})
-CODE_CUES = frozenset(
-    """social security ssn account card policy member id insurance record license licence
-    routing pin passport medicaid medicare chart claim serial plate code password""".split()
-)
-PHONE_CUES = frozenset(
-    """phone number call cell cellphone mobile fax text reach extension ext dial contact
-    telephone landline pager voicemail""".split()
-)
+# cue word -> kind; two-word cues are keyed by their last word with the word before it.
+CUES = {
+    "zip": "ZIP", "zipcode": "ZIP", "postal": "ZIP", "postcode": "ZIP",
+    "social": "SSN", "ssn": "SSN", "socials": "SSN",
+    "mrn": "MRN", "chart": "MRN", "patient": "MRN", "hospital": "MRN",
+    "insurance": "HEALTH_PLAN", "member": "HEALTH_PLAN", "policy": "HEALTH_PLAN",
+    "medicaid": "HEALTH_PLAN", "medicare": "HEALTH_PLAN", "subscriber": "HEALTH_PLAN",
+    "beneficiary": "HEALTH_PLAN", "group": "HEALTH_PLAN", "plan": "HEALTH_PLAN",
+    "account": "ACCOUNT", "routing": "ACCOUNT", "bank": "ACCOUNT", "card": "ACCOUNT",
+    "iban": "ACCOUNT", "credit": "ACCOUNT", "debit": "ACCOUNT",
+    "license": "LICENSE", "licence": "LICENSE", "certificate": "LICENSE", "permit": "LICENSE",
+    "passport": "LICENSE", "npi": "LICENSE", "dea": "LICENSE",
+    "plate": "VEHICLE", "plates": "VEHICLE", "vin": "VEHICLE", "vehicle": "VEHICLE",
+    "tag": "VEHICLE", "registration": "VEHICLE",
+    "serial": "DEVICE", "device": "DEVICE", "imei": "DEVICE", "pacemaker": "DEVICE",
+    "implant": "DEVICE", "model": "DEVICE",
+    "fax": "FAX", "faxed": "FAX", "facsimile": "FAX",
+    "phone": "PHONE", "call": "PHONE", "cell": "PHONE", "cellphone": "PHONE", "mobile": "PHONE",
+    "text": "PHONE", "reach": "PHONE", "extension": "PHONE", "ext": "PHONE", "dial": "PHONE",
+    "telephone": "PHONE", "landline": "PHONE", "pager": "PHONE", "voicemail": "PHONE",
+    "contact": "PHONE",
+    "id": "NUMBER", "code": "NUMBER", "pin": "NUMBER", "password": "NUMBER", "case": "NUMBER",
+    "badge": "NUMBER", "employee": "NUMBER", "student": "NUMBER", "confirmation": "NUMBER",
+    "claim": "NUMBER", "reference": "NUMBER", "ticket": "NUMBER", "docket": "NUMBER",
+    "inmate": "NUMBER", "record": "MRN", "username": "NUMBER", "handle": "NUMBER",
+}  # fmt: skip
+TWO_WORD_CUES = {("medical", "record"): "MRN", ("health", "plan"): "HEALTH_PLAN",
+                 ("security", "number"): "SSN", ("social", "security"): "SSN",
+                 ("license", "plate"): "VEHICLE", ("licence", "plate"): "VEHICLE",
+                 ("zip", "code"): "ZIP", ("postal", "code"): "ZIP", ("area", "code"): "PHONE"}
+WEAK_CUE = "number"  # "my number is": a phone when phone-sized, else a code
 PHONE_LENGTHS = (7, 10, 11)  # local, with area code, with a leading 1
+# Spoken letters that are also words: a code only between other letters or digits.
+WORD_LETTERS = frozenset({"a", "i", "o"})
+MIN_CODE_ITEMS = 4  # letters and digits in an uncued letter-digit code ("a b c one two three")
+
+
+def cue_kind(tokens: list[str], start: int) -> str | None:
+    """The kind the nearest cue within CUE_WINDOW before token start names, or None."""
+    window = range(start - 1, max(-1, start - 1 - CUE_WINDOW), -1)
+    if any(tokens[k] in NOT_PHI_CUES for k in window):
+        return "NOT_PHI"
+    # The nearest specific cue wins; "id", "code" and "number" only say it is some code:
+    # "my medicaid id is ..." is a HEALTH_PLAN number.
+    generic = None
+    for k in window:
+        t = tokens[k]
+        kind = TWO_WORD_CUES.get((tokens[k - 1], t)) if k > 0 else None
+        kind = kind or CUES.get(t)
+        if kind and kind != "NUMBER":
+            return kind
+        if generic is None and (kind or t == WEAK_CUE):
+            generic = kind or WEAK_CUE
+    return generic
 
 
 def classify_run(run: DigitRun, tokens: list[str]) -> str | None:
     """The PHI kind of one digit run, or None for an ordinary number."""
     digits = run.ndigits
-    before = set(tokens[max(0, run.start - CUE_WINDOW) : run.start])
-    if before & NOT_PHI_CUES:
+    cue = cue_kind(tokens, run.start)
+    if cue == "NOT_PHI":
         return None
-    if before & ZIP_CUES:
-        return "ADDRESS" if digits >= 3 else None
-    if before & CODE_CUES:
-        return "NUMBER" if digits >= 4 else None
-    if before & PHONE_CUES:
-        if digits >= 5 or (digits == 4 and not is_year_or_clock(run, tokens)):
-            return "PHONE"
-        return None
+    if cue == "ZIP":
+        return "ZIP" if digits >= 3 else None
+    if cue in ("PHONE", "FAX", WEAK_CUE):
+        if digits < 4 or (digits == 4 and is_year_or_clock(run, tokens)):
+            return None  # "call me at ten thirty"
+        if cue == WEAK_CUE:
+            return "PHONE" if digits in PHONE_LENGTHS else "NUMBER"
+        return cue
+    if cue is not None:
+        return cue if digits >= 4 else None
     if _is_counting(run):
         return None  # "five four three two one": a grounding or breathing exercise
     if run.homophones and digits < min(PHONE_LENGTHS):
@@ -61,8 +109,65 @@ def _is_counting(run: DigitRun) -> bool:
     return steps == {1} or steps == {-1}
 
 
+def _is_letter(t: str) -> bool:
+    return len(t) == 1 and t.isalpha()
+
+
+def _is_digitish(tokens: list[str], free: bytearray, i: int) -> int:
+    """Tokens the digit group at i uses (0 if none); "oh" and homophones count inside codes."""
+    t = tokens[i]
+    if t in ZERO_LIKE or t in HOMOPHONES:
+        return 0
+    g = read_group(tokens, i, free)
+    return g.ntokens if g else 0
+
+
+def find_letter_codes(tokens: list[str], free: bytearray) -> list[Span]:
+    """Codes mixing spoken letters and digits: "seven x y z one two three", "a b one two c d"."""
+    spans: list[Span] = []
+    n = len(tokens)
+    i = 0
+    while i < n:
+        if not free[i] or not (_is_letter(tokens[i]) or _is_digitish(tokens, free, i)):
+            i += 1
+            continue
+        j, letters, digits, items = i, 0, 0, 0
+        while j < n and free[j]:
+            t = tokens[j]
+            if _is_letter(t):
+                letters += t not in WORD_LETTERS
+                items += 1
+                j += 1
+            elif (used := _is_digitish(tokens, free, j)) or (
+                t in ZERO_LIKE | frozenset(HOMOPHONES) and items and j + 1 < n
+                and (_is_letter(tokens[j + 1]) or _is_digitish(tokens, free, j + 1))
+            ):
+                digits += 1
+                items += 1
+                j += used or 1
+            elif t in JOINERS and items:
+                j += 1
+            else:
+                break
+        start, end = i, j
+        while start < end and (tokens[start] in JOINERS or (
+            tokens[start] in WORD_LETTERS and not (start + 1 < end and _is_letter(tokens[start + 1])))):
+            start += 1  # "it's a seven x y z ...": the article is no part of the code
+        while end > start and tokens[end - 1] in WORD_LETTERS | JOINERS:
+            end -= 1
+        cue = cue_kind(tokens, start)
+        needed = 3 if cue not in (None, "NOT_PHI") else MIN_CODE_ITEMS
+        if letters and digits and items >= needed and cue != "NOT_PHI" and end > start:
+            kind = cue if cue not in (None, WEAK_CUE, "PHONE", "FAX", "ZIP") else "NUMBER"
+            spans.append(Span(kind, start, end))
+        i = max(j, i + 1)
+    return spans
+
+
 def find_number_spans(tokens: list[str], free: bytearray) -> list[Span]:
-    spans = []
+    spans = find_letter_codes(tokens, free)
+    for span in spans:
+        free[span.start : span.end] = bytes(span.end - span.start)
     for run in digit_runs(tokens, free):
         kind = classify_run(run, tokens)
         if kind:

@@ -4,10 +4,13 @@ from __future__ import annotations
 from collections import Counter
 
 from .addresses import find_address_spans
+from .ages import find_age_spans
 from .dates import find_date_spans
 from .emails import find_email_spans
 from .numbers import find_number_spans
 from .person_names import find_name_spans
+from .places import find_place_spans
+from .web import find_ip_spans, find_url_spans
 from .spans import PLACEHOLDERS, Span, merge, normalize
 
 # Order matters: each detector only sees tokens no earlier one claimed, so a date's day is
@@ -15,9 +18,13 @@ from .spans import PLACEHOLDERS, Span, merge, normalize
 # a street named after a person is an address, not a name.
 DETECTORS = (
     find_email_spans,
+    find_url_spans,
+    find_ip_spans,
     find_date_spans,
+    find_age_spans,
     find_address_spans,
     find_number_spans,
+    find_place_spans,
     find_name_spans,
 )
 

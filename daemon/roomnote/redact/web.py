@@ -1,0 +1,128 @@
+"""URL and IP: web addresses and IP addresses as they are spoken or typed.
+
+URL: "www dot sarahs bakery dot com", "sarah smith photography dot net slash about",
+"h t t p s colon slash slash ...", typed "example.org/x". A bare big site said in passing
+("i was on facebook dot com") identifies nobody and stays; with a path it is a profile.
+IP: four numbers joined by "dot" or "point": "one ninety two dot one sixty eight dot one
+dot twenty", typed "10.0.0.5". Runs after the email detector, so "at ... dot com" is an email.
+"""
+from __future__ import annotations
+
+import re
+
+from .emails import TLDS
+from .lexicon import GRAMMAR_WORDS
+from .spans import Span
+from .spoken_numbers import read_group
+
+DOTS = frozenset({"dot", "period"})
+SLASHES = frozenset({"slash", "forward"})
+SCHEME_WORDS = frozenset({"h", "t", "p", "s", "http", "https", "colon", "slash", "slashes", "www"})
+GENERIC_SITES = frozenset(
+    """google facebook youtube instagram twitter tiktok amazon reddit netflix wikipedia gmail
+    yahoo linkedin pinterest ebay spotify zoom craigslist walmart target""".split()
+)
+MAX_LABEL_WORDS = 3  # "sarahs bakery dot com": label words run together in speech
+MAX_PATH_WORDS = 4
+_TYPED_URL_RE = re.compile(r"(https?://|www\.)\S+|[a-z0-9-]+(\.[a-z0-9-]+)*\.(com|org|net|edu|gov|io|us|co|info|biz)(/\S*)?")
+_TYPED_IP_RE = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+
+
+def _label_ok(tokens: list[str], free: bytearray, i: int) -> bool:
+    t = tokens[i]
+    return bool(t) and bool(free[i]) and t not in GRAMMAR_WORDS and t not in DOTS and t not in SLASHES
+
+
+def find_url_spans(tokens: list[str], free: bytearray) -> list[Span]:
+    spans: list[Span] = []
+    n = len(tokens)
+    i = 0
+    while i < n:
+        t = tokens[i]
+        if free[i] and t and "@" not in t and _TYPED_URL_RE.fullmatch(t) and not t[:1].isdigit():
+            spans.append(Span("URL", i, i + 1))
+            i += 1
+            continue
+        # a spoken top-level domain: "... dot com"
+        if not (free[i] and t in TLDS and i >= 2 and tokens[i - 1] in DOTS and free[i - 1]):
+            i += 1
+            continue
+        # walk left over label (dot label)* and an optional scheme / www
+        start = i - 1
+        labels = 0
+        while start >= 1 and _label_ok(tokens, free, start - 1):
+            words = 0
+            while start >= 1 and _label_ok(tokens, free, start - 1) and words < MAX_LABEL_WORDS:
+                start -= 1
+                words += 1
+                if tokens[start] == "www":
+                    break
+            labels += 1
+            if start >= 2 and tokens[start - 1] in DOTS and free[start - 1] and _label_ok(tokens, free, start - 2):
+                start -= 1
+                continue
+            break
+        if labels == 0:
+            i += 1
+            continue
+        while start >= 1 and free[start - 1] and tokens[start - 1] in SCHEME_WORDS:
+            start -= 1
+        end = i + 1
+        path = 0
+        while end + 1 < n and tokens[end] in SLASHES and free[end + 1] and path < MAX_PATH_WORDS:
+            end += 2
+            path += 1
+        body = [w for w in tokens[start : i - 1] if w not in SCHEME_WORDS and w not in DOTS]
+        generic = len(body) == 1 and body[0] in GENERIC_SITES and path == 0
+        if not generic:
+            spans.append(Span("URL", start, end))
+        i = end
+    return spans
+
+
+def _ip_part(tokens: list[str], free: bytearray, i: int) -> tuple[int, int] | None:
+    """(value, tokens used) of one 0-255 part of an IP address at i: "one sixty eight"."""
+    n = len(tokens)
+    digits = ""
+    j = i
+    while j < n and free[j] and tokens[j] not in DOTS:
+        if tokens[j] in ("oh", "o"):
+            digits += "0"
+            j += 1
+            continue
+        g = read_group(tokens, j, free)
+        if g is None or g.value is None:
+            break
+        digits += str(g.value) if g.ndigits > 1 or g.value else "0"
+        j += g.ntokens
+    if not digits or len(digits) > 3 or int(digits) > 255:
+        return None
+    return int(digits), j - i
+
+
+def find_ip_spans(tokens: list[str], free: bytearray) -> list[Span]:
+    spans: list[Span] = []
+    n = len(tokens)
+    i = 0
+    while i < n:
+        if free[i] and _TYPED_IP_RE.fullmatch(tokens[i]):
+            spans.append(Span("IP", i, i + 1))
+            i += 1
+            continue
+        parts = 0
+        j = i
+        while j < n:
+            part = _ip_part(tokens, free, j)
+            if part is None:
+                break
+            parts += 1
+            j += part[1]
+            if parts == 4 or j + 1 >= n or tokens[j] not in ("dot", "point") or not free[j]:
+                break
+            j += 1
+        if parts == 4:
+            spans.append(Span("IP", i, j))
+            i = j
+        else:
+            i += 1
+    return spans
