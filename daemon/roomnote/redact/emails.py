@@ -13,6 +13,7 @@ PROVIDERS = frozenset(
     "verizon att live".split()
 )
 MAX_DOMAIN_LABELS = 4
+MAX_LABEL_WORDS = 3
 # After "my email is" the address follows even when "at" was misheard ("john smith said male
 # dot com"): up to the last top-level domain within reach, else up to the next clause.
 INTRODUCED_REACH = 10
@@ -28,6 +29,11 @@ def _domain_end(tokens: list[str], free: bytearray, j: int) -> int | None:
         return None
     first = tokens[j]
     end = j + 1
+    # a domain label said as words: "acme health dot org"
+    while end - j < MAX_LABEL_WORDS and end < n and _local_word(tokens, free, end) and tokens[end] not in CONNECTORS:
+        end += 1
+    if end < n and tokens[end] != "dot":
+        end = j + 1
     labels = 1
     saw_tld = False
     while end + 1 < n and tokens[end] == "dot" and tokens[end + 1] and labels < MAX_DOMAIN_LABELS:

@@ -112,6 +112,12 @@ def common_words() -> frozenset[str]:
     return _read_list(LEXICON_DIR / "common_words.txt")
 
 
+@lru_cache(maxsize=1)
+def common_word_ranks() -> dict[str, int]:
+    """Ordinary word -> frequency rank in common_words.txt (0 = most frequent)."""
+    return {w: i for i, w in enumerate(_read_lines(LEXICON_DIR / "common_words.txt"))}
+
+
 def _census_dir() -> Path:
     import names  # the PyPI package, not roomnote.redact.person_names
 

@@ -153,8 +153,8 @@ def find_letter_codes(tokens: list[str], free: bytearray) -> list[Span]:
         while start < end and (tokens[start] in JOINERS or (
             tokens[start] in WORD_LETTERS and not (start + 1 < end and _is_letter(tokens[start + 1])))):
             start += 1  # "it's a seven x y z ...": the article is no part of the code
-        while end > start and tokens[end - 1] in WORD_LETTERS | JOINERS:
-            end -= 1
+        while end > start and (tokens[end - 1] in JOINERS or (tokens[end - 1] in WORD_LETTERS and end < n)):
+            end -= 1  # "... one two three a week"; a letter that ends the text is the code's
         cue = cue_kind(tokens, start)
         needed = 3 if cue not in (None, "NOT_PHI") else MIN_CODE_ITEMS
         if letters and digits and items >= needed and cue != "NOT_PHI" and end > start:
@@ -171,5 +171,8 @@ def find_number_spans(tokens: list[str], free: bytearray) -> list[Span]:
     for run in digit_runs(tokens, free):
         kind = classify_run(run, tokens)
         if kind:
-            spans.append(Span(kind, run.start, run.end))
+            start = run.start
+            while start > 0 and free[start - 1] and tokens[start - 1] in ZERO_LIKE:
+                start -= 1  # "routing number is oh two one ...": a leading zero
+            spans.append(Span(kind, start, run.end))
     return spans

@@ -77,6 +77,8 @@ PAIR_FIRSTS = AMBIGUOUS_NAMES - {"said"}
 SPEECH_VERBS = frozenset(
     "said says told tells asked asks texted texts emailed replied answered yelled screamed".split()
 )
+# Third-person verbs: "will calls", "mark thinks", "grace wants" (a modal takes "call").
+THIRD_PERSON_VERBS = frozenset(w for w in VERBISH_WORDS if w.endswith("s"))
 SKIPPABLE = FILLERS | frozenset({"like", "actually"})
 
 
@@ -208,11 +210,12 @@ class _Finder:
                     i += 2
                     continue
                 if (
-                    nxt in SPEECH_VERBS
-                    and t not in GRAMMAR_WORDS  # "may said" is no name
+                    (nxt in SPEECH_VERBS or nxt in THIRD_PERSON_VERBS)
                     and (i == 0 or tokens[i - 1] not in WORD_CONTEXT)
                 ):
-                    self.mark(i, True)  # "hope said"
+                    # "hope said", "will said he would", "i hope will calls": a modal or
+                    # "i hope" is never followed by "said" or "calls"
+                    self.mark(i, True)
                     i += 1
                     continue
             i += 1

@@ -33,12 +33,39 @@ def _label_ok(tokens: list[str], free: bytearray, i: int) -> bool:
     return bool(t) and bool(free[i]) and t not in GRAMMAR_WORDS and t not in DOTS and t not in SLASHES
 
 
+# "my website is ...", "my blog is at ...": whatever follows, up to its top-level domain
+SITE_WORDS = frozenset({"website", "site", "blog", "url", "webpage", "homepage", "page", "link", "channel"})
+INTRODUCED_REACH = 10
+
+
+def _introduced(tokens: list[str], free: bytearray, i: int) -> tuple[int, int] | None:
+    """(start, end) of the web address after "website is (at)" at i, or None."""
+    j = i + 1
+    if tokens[j : j + 1] != ["is"]:
+        return None
+    j += 1
+    if tokens[j : j + 1] == ["at"]:
+        j += 1
+    for end in range(j + 2, min(len(tokens), j + INTRODUCED_REACH) + 1):
+        if not all(free[j:end]):
+            return None
+        if tokens[end - 1] in TLDS and tokens[end - 2] in DOTS:
+            while end + 1 < len(tokens) and tokens[end] in SLASHES and free[end + 1]:
+                end += 2
+            return j, end
+    return None
+
+
 def find_url_spans(tokens: list[str], free: bytearray) -> list[Span]:
     spans: list[Span] = []
     n = len(tokens)
     i = 0
     while i < n:
         t = tokens[i]
+        if t in SITE_WORDS and free[i] and (found := _introduced(tokens, free, i)):
+            spans.append(Span("URL", *found))
+            i = found[1]
+            continue
         if free[i] and t and "@" not in t and _TYPED_URL_RE.fullmatch(t) and not t[:1].isdigit():
             spans.append(Span("URL", i, i + 1))
             i += 1
