@@ -253,8 +253,8 @@ def test_redact_transcript_sees_across_segments_and_keeps_ids_and_times():
         "what number can i reach you at",
         "it's [PHONE]",
         "[PHONE]",
-        "my sister [NAME] is visiting",
-        "[NAME] makes me anxious",
+        "my sister [Person A] is visiting",  # a pseudonym, the same for the same person
+        "[Person A] makes me anxious",
         "",
     ]
     assert [(s.id, s.start, s.end, s.speaker) for s in r.segments] == [

@@ -61,6 +61,7 @@ def cmd_process(args) -> int:
     from .audio.wavfile import read_wav_info, wav_frames
     from .notes import to_dict, to_markdown
     from .pipeline import load_engines, new_session_id, note_from_transcript, session_facts, transcribe
+    from .redact.topics import policy_from_config
 
     cfg = load_config(args.config)
     fmt = args.format or cfg.notes.format
@@ -76,7 +77,7 @@ def cmd_process(args) -> int:
     # The recording ended when the file was last written; it started `duration` before.
     ended = datetime.fromtimestamp(args.wav.stat().st_mtime, timezone.utc)
     facts = session_facts(cfg, transcript, ended, new_session_id())
-    note = note_from_transcript(transcript, fmt, facts)
+    note = note_from_transcript(transcript, fmt, facts, policy_from_config(cfg.redaction))
     markdown = to_markdown(note)
     print(markdown)  # printed first, so a full disk below loses nothing
     _write_atomic(args.out / f"{note.note_id}.json", json.dumps(to_dict(note), indent=2, ensure_ascii=False) + "\n")

@@ -49,12 +49,34 @@ class NotesConfig:
 
 
 @dataclass(frozen=True)
+class TopicsConfig:
+    """Per office: what happens to a passage about each sensitive topic
+    (remove | generalize | keep); see roomnote.redact.topics."""
+
+    criminal_history: str = "remove"
+    immigration_status: str = "remove"
+    sexual_orientation: str = "remove"
+    gender_identity: str = "remove"
+    trauma_details: str = "remove"
+    substance_use: str = "keep"
+    infectious_disease: str = "generalize"
+    reproductive_health: str = "generalize"
+
+
+@dataclass(frozen=True)
+class RedactionConfig:
+    pseudonyms: bool = True  # names become "[Person A]", the same for the same person
+    topics: TopicsConfig = field(default_factory=TopicsConfig)
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
     vad: VadConfig = field(default_factory=VadConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     notes: NotesConfig = field(default_factory=NotesConfig)
+    redaction: RedactionConfig = field(default_factory=RedactionConfig)
 
 
 # Values a key may take, where the type alone says too little.
@@ -62,6 +84,7 @@ CHOICES = {
     "asr.engine": ("auto", "vosk", "pocketsphinx"),
     "asr.language": ("en", "ko"),
     "notes.format": NOTE_FORMATS,
+    **{f"redaction.topics.{f.name}": ("remove", "generalize", "keep") for f in dataclasses.fields(TopicsConfig)},
 }
 TOPIC_LEVELS = ("device.id", "device.office")  # become MQTT topic levels
 RANGES = {

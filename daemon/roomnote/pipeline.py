@@ -18,7 +18,7 @@ from .audio.vad import SegmentEnd, SegmentStart, SileroVad, SpeechAudio, SpeechG
 from .config import Config
 from .models import Manifest, load_manifest, verify_model
 from .notes import Note, SessionFacts, compose_note
-from .redact import redact_transcript
+from .redact import RedactionPolicy, redact_transcript
 from .transcript import Segment, Transcript
 
 
@@ -83,9 +83,11 @@ def session_facts(cfg: Config, transcript: Transcript, ended_at: datetime, sessi
                         engine=transcript.engine, consent=consent)
 
 
-def note_from_transcript(transcript: Transcript, fmt: str, facts: SessionFacts) -> Note:
-    """Redact, compose, then drop the raw transcript (P1): only the note survives."""
+def note_from_transcript(transcript: Transcript, fmt: str, facts: SessionFacts,
+                         policy: RedactionPolicy | None = None) -> Note:
+    """Redact (with the office's policy; None: the defaults), compose, then drop the raw
+    transcript (P1): only the note survives."""
     try:
-        return compose_note(redact_transcript(transcript), fmt, facts)
+        return compose_note(redact_transcript(transcript, policy), fmt, facts)
     finally:
         transcript.wipe()

@@ -74,6 +74,8 @@ class RedactionReport:
     """How much was removed, per kind (NAME, PHONE, DATE, ADDRESS, ...). Counts only."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    # passages per sensitive topic (criminal_history, ...), whatever the office's action
+    topics: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:

@@ -1,20 +1,25 @@
 """Redaction of PHI from speech transcripts, on the box, before anything is composed.
 
 Input is recogniser output: lowercase, unpunctuated, numbers as words, with recognition
-errors. Detected kinds and their placeholders: NAME, PHONE, DATE, ADDRESS, NUMBER (other
-long digit runs: codes, SSNs, accounts), EMAIL -> "[NAME]", "[PHONE]", ... Touching tokens of
-one kind collapse into one placeholder. Reports carry counts per kind, never values.
+errors. Detected kinds (spans.KINDS, the spoken Safe Harbor identifiers) become typed
+placeholders ("[PHONE]", "[PLACE]", ...; names "[Person A]" in a note); touching tokens of one
+kind collapse into one placeholder. Sensitive topics follow the office's policy (topics.py).
+Reports carry counts per kind and per topic, never values.
 
 find_phi also serves as the egress re-scan (promise P2): it accepts typed text with
 punctuation and capitals, and placeholders in it are not PHI.
 """
 from __future__ import annotations
 
-from ..transcript import RedactedSegment, RedactedTranscript, RedactionReport, Transcript
-from .redactor import count_kinds, detect, render, span_index
-from .spans import KINDS, PLACEHOLDERS, Span
+from collections import Counter
 
-__all__ = ["KINDS", "PLACEHOLDERS", "Span", "find_phi", "redact_text", "redact_transcript"]
+from ..transcript import RedactedSegment, RedactedTranscript, RedactionReport, Transcript
+from .redactor import count_kinds, detect, pseudonyms, render, span_index
+from .spans import KINDS, PLACEHOLDERS, Span, normalize
+from .topics import ACTIONS, DEFAULT_ACTIONS, TOPICS, RedactionPolicy, decide
+
+__all__ = ["ACTIONS", "DEFAULT_ACTIONS", "KINDS", "PLACEHOLDERS", "TOPICS", "RedactionPolicy", "Span",
+           "find_phi", "redact_text", "redact_transcript"]
 
 
 def find_phi(text: str) -> list[Span]:
@@ -29,13 +34,17 @@ def redact_text(text: str) -> tuple[str, dict[str, int]]:
     return render(tokens, span_index(spans, len(tokens)), spans, 0, len(tokens)), count_kinds(spans)
 
 
-def redact_transcript(t: Transcript) -> RedactedTranscript:
+def redact_transcript(t: Transcript, policy: RedactionPolicy | None = None) -> RedactedTranscript:
     """Redact every segment, detecting over the whole session so that a phone number split
-    by a pause, or a name introduced in one segment and repeated in another, is caught.
+    by a pause, or a name introduced in one segment and repeated in another, is caught; then
+    apply the office's topic policy passage by passage (policy None: the defaults).
 
-    A span that crosses a segment boundary leaves a placeholder in each segment it touches
-    but counts once in the report.
+    Names become pseudonyms ("[Person A]") that stay the same for one person across the
+    note when policy.pseudonyms is on; every other kind a typed placeholder. A span that
+    crosses a segment boundary leaves a placeholder in each segment it touches but counts
+    once in the report.
     """
+    policy = policy or RedactionPolicy()
     tokens: list[str] = []
     bounds: list[tuple[int, int]] = []
     for seg in t.segments:
@@ -45,19 +54,28 @@ def redact_transcript(t: Transcript) -> RedactedTranscript:
         bounds.append((lo, len(tokens)))
     spans = detect(tokens)
     owner = span_index(spans, len(tokens))
-    segments = [
-        RedactedSegment(
-            id=seg.id,
-            start=seg.start,
-            end=seg.end,
-            text=render(tokens, owner, spans, lo, hi),
-            speaker=seg.speaker,
-        )
-        for seg, (lo, hi) in zip(t.segments, bounds)
-    ]
+    names = pseudonyms(tokens, spans) if policy.pseudonyms else {}
+    topic_counts: Counter[str] = Counter()
+    segments = []
+    for seg, (lo, hi) in zip(t.segments, bounds):
+        normal = [normalize(w) for w in tokens[lo:hi]]
+        pieces: list[str] = []
+        for p in decide(normal, policy):
+            topic_counts.update(p.topics)
+            if p.action == "remove":
+                continue
+            if p.action == "generalize":
+                if not pieces or pieces[-1] != p.label:
+                    pieces.append(p.label)
+                continue
+            text = render(tokens, owner, spans, lo + p.lo, lo + p.hi, names)
+            if text:
+                pieces.append(text)
+        segments.append(RedactedSegment(id=seg.id, start=seg.start, end=seg.end,
+                                        text=" ".join(pieces), speaker=seg.speaker))
     return RedactedTranscript(
         segments=segments,
-        report=RedactionReport(counts=count_kinds(spans)),
+        report=RedactionReport(counts=count_kinds(spans), topics=dict(topic_counts)),
         duration=t.duration,
         speech=t.speech,
         engine=t.engine,

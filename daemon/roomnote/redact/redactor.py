@@ -49,16 +49,49 @@ def span_index(spans: list[Span], n_tokens: int) -> list[int]:
     return owner
 
 
-def render(raw_tokens: list[str], owner: list[int], spans: list[Span], lo: int, hi: int) -> str:
-    """Tokens lo..hi with each span (or the part of it inside lo..hi) as one placeholder."""
+def render(raw_tokens: list[str], owner: list[int], spans: list[Span], lo: int, hi: int,
+           names: dict[int, str] | None = None) -> str:
+    """Tokens lo..hi with each span (or the part of it inside lo..hi) as one placeholder;
+    names[span index] replaces the placeholder of a NAME span (a pseudonym)."""
     out: list[str] = []
     for k in range(lo, hi):
         s = owner[k]
         if s < 0:
             out.append(raw_tokens[k])
         elif k == lo or owner[k - 1] != s:
-            out.append(PLACEHOLDERS[spans[s].kind])
+            out.append(names.get(s, PLACEHOLDERS[spans[s].kind]) if names else PLACEHOLDERS[spans[s].kind])
     return " ".join(out)
+
+
+def pseudonyms(raw_tokens: list[str], spans: list[Span]) -> dict[int, str]:
+    """span index -> "[Person A]" for every NAME span, the same letter for the same person.
+
+    Mentions are linked by shared words: "sarah johnson", later "sarah" or "johnson", is one
+    person. Letters follow first mention: A, B, ..., Z, AA, AB, ...
+    """
+    letter_of: dict[str, str] = {}  # name word -> letter
+    out: dict[int, str] = {}
+    for k, span in enumerate(spans):
+        if span.kind != "NAME":
+            continue
+        words = [normalize(w) for w in raw_tokens[span.start : span.end]]
+        letter = next((letter_of[w] for w in words if w in letter_of), None)
+        if letter is None:
+            letter = _letters(len(set(letter_of.values())))
+        for w in words:
+            letter_of.setdefault(w, letter)
+        out[k] = f"[Person {letter}]"
+    return out
+
+
+def _letters(n: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA"""
+    s = ""
+    n += 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return s
 
 
 def count_kinds(spans: list[Span]) -> dict[str, int]:

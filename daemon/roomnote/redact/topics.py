@@ -1,0 +1,252 @@
+"""Sensitive topics: each office decides per topic whether a passage about it is removed,
+generalized ("[discussed: immigration status]") or kept.
+
+A passage is a clause of one segment: speech has no full stops, so a segment is cut before
+discourse words ("and", "but", "so", ...), keeping at least MIN_PASSAGE words on each side.
+Topics are detected by lexicon (phrases below; a trailing "*" matches any ending). The
+TopicDetector protocol lets a sentence encoder add detections later (EncoderTopics): a
+passage takes the union of what every detector finds.
+
+Safety content (suicide, self-harm, harm to others) is clinically essential: a passage with
+a safety cue is never removed or generalized, whatever topic it also touches. Identifiers
+inside it are still redacted (that happens independently, in redactor.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol, Sequence
+
+TOPICS = (
+    "criminal_history", "immigration_status", "sexual_orientation", "gender_identity",
+    "trauma_details", "substance_use", "infectious_disease", "reproductive_health",
+)  # fmt: skip
+ACTIONS = ("remove", "generalize", "keep")
+# Common practice removes these four kinds of topic; the others are usually needed for
+# treatment (substance use) or are generalized, so the note says they came up but not how.
+DEFAULT_ACTIONS = {
+    "criminal_history": "remove",
+    "immigration_status": "remove",
+    "sexual_orientation": "remove",
+    "gender_identity": "remove",
+    "trauma_details": "remove",
+    "substance_use": "keep",
+    "infectious_disease": "generalize",
+    "reproductive_health": "generalize",
+}
+LABELS = {
+    "criminal_history": "criminal history",
+    "immigration_status": "immigration status",
+    "sexual_orientation": "sexual orientation",
+    "gender_identity": "gender identity",
+    "trauma_details": "trauma details",
+    "substance_use": "substance use",
+    "infectious_disease": "infectious disease status",
+    "reproductive_health": "reproductive health",
+}
+
+TOPIC_CUES: dict[str, tuple[str, ...]] = {
+    "criminal_history": (
+        "arrest*", "jail*", "prison*", "incarcerat*", "locked up", "felon*", "misdemeanor*",
+        "probation", "parole*", "convict*", "criminal record", "on my record", "dui", "dwi",
+        "served time", "doing time", "did time", "charged with", "plea deal", "pleaded guilty",
+        "sentenced", "inmate", "booked", "mugshot", "warrant", "ankle monitor", "rap sheet",
+    ),
+    "immigration_status": (
+        "undocumented", "illegal immigrant*", "illegal alien*", "came here illegally",
+        "illegally", "no papers", "have papers", "deport*", "visa", "visas", "green card",
+        "daca", "dreamer*", "asylum", "refugee*", "immigration", "citizenship",
+        "overstayed", "overstay", "work permit", "ice raid*", "ice agents", "crossed the border",
+    ),
+    "sexual_orientation": (
+        "gay", "lesbian*", "bisexual*", "queer", "homosexual*", "same sex", "pansexual",
+        "asexual", "in the closet", "attracted to men", "attracted to women",
+        "attracted to girls", "attracted to guys", "sexuality", "sexual orientation",
+    ),
+    "gender_identity": (
+        "trans", "transgender", "nonbinary", "non binary", "genderqueer", "gender identity",
+        "dysphoria", "transition*", "hormones", "misgender*", "pronouns", "deadname*",
+        "top surgery", "bottom surgery", "came out as trans*",
+    ),
+    "trauma_details": (
+        "molest*", "rape*", "sexually assaulted", "sexual assault", "abuse*", "abusing",
+        "beat me", "beat us", "beating me", "he hit me", "she hit me", "they hit me",
+        "hits me", "hitting me", "choked me", "choking me",
+        "touched me", "forced me", "assault*", "domestic violence", "strangled", "grabbed me",
+        "beaten", "incest", "held me down", "pinned me",
+    ),
+    "substance_use": (
+        "drink*", "drunk", "alcohol*", "beer*", "wine", "vodka", "whiskey", "liquor",
+        "blacked out", "meth", "heroin", "cocaine", "crack cocaine", "smoking crack", "fentanyl", "opioid*",
+        "oxycodone", "oxycontin", "oxys", "percocet*", "weed", "marijuana", "cannabis", "got high", "getting high", "cigarette*",
+        "vape", "vaping", "smoking", "sober*", "clean from", "relapse*", "relapsing", "rehab",
+        "detox", "overdos*", "xanax", "sponsor", "aa meeting*", "na meeting*", "using again",
+    ),
+    "infectious_disease": (
+        "hiv", "has aids", "have aids", "got aids", "hepatitis", "hep c", "hep b", "std", "stds", "sti", "stis",
+        "chlamydia", "gonorrhea", "syphilis", "herpes", "tuberculosis", "viral load",
+        "tested positive",
+    ),
+    "reproductive_health": (
+        "abortion*", "miscarriage*", "miscarried", "pregnant", "pregnancy", "ivf",
+        "birth control", "contracepti*", "morning after pill", "plan b", "infertil*",
+        "fertility", "tubes tied", "vasectomy", "trying to conceive", "stillbirth", "stillborn",
+    ),
+}
+SAFETY_CUES = (
+    "suicid*", "kill myself", "killing myself", "end my life", "ending my life", "end it all",
+    "take my life", "want to die", "wanna die", "better off dead", "wish i was dead",
+    "wish i were dead", "be alive", "tried to kill", "hurt myself", "hurting myself",
+    "cut myself", "cutting myself", "self harm", "self-harm", "harm myself", "bunch of pills",
+    "kill him", "kill her", "kill them", "kill you", "hurt him", "hurt her", "hurt them",
+    "hurt someone", "hurt somebody", "homicid*", "shoot him", "shoot her", "shoot them",
+    "shoot myself", "hang myself", "jump off a bridge", "jump off the bridge",
+    "jump off the roof",
+)
+
+PASSAGE_BREAKS = frozenset(
+    "and but so because then anyway also um uh okay cause whereas although".split()
+)
+MIN_PASSAGE = 3  # words on each side of a break: "and" alone is no passage
+
+
+class PhraseMatcher:
+    """Finds lexicon phrases in a token list; "word*" matches any word starting with word."""
+
+    def __init__(self, phrases: Mapping[str, Sequence[str]]):
+        self._by_first: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        self._prefixes: list[tuple[str, str, tuple[str, ...]]] = []
+        for label, items in phrases.items():
+            for phrase in items:
+                words = tuple(phrase.split())
+                if words[0].endswith("*"):
+                    self._prefixes.append((words[0][:-1], label, words[1:]))
+                else:
+                    self._by_first.setdefault(words[0], []).append((label, words[1:]))
+
+    @staticmethod
+    def _rest_matches(tokens: Sequence[str], i: int, rest: tuple[str, ...]) -> bool:
+        for k, w in enumerate(rest):
+            j = i + 1 + k
+            if j >= len(tokens):
+                return False
+            t = tokens[j]
+            if not (t.startswith(w[:-1]) if w.endswith("*") else t == w):
+                return False
+        return True
+
+    def labels(self, tokens: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i, t in enumerate(tokens):
+            for label, rest in self._by_first.get(t, ()):
+                if self._rest_matches(tokens, i, rest):
+                    found.add(label)
+            for prefix, label, rest in self._prefixes:
+                if t.startswith(prefix) and self._rest_matches(tokens, i, rest):
+                    found.add(label)
+        return found
+
+
+class TopicDetector(Protocol):
+    """Anything that says which topics each passage touches."""
+
+    def topics(self, passages: Sequence[str]) -> list[set[str]]: ...
+
+
+class LexiconTopics:
+    def __init__(self, cues: Mapping[str, Sequence[str]] = TOPIC_CUES):
+        self._matcher = PhraseMatcher(cues)
+
+    def topics(self, passages: Sequence[str]) -> list[set[str]]:
+        return [self._matcher.labels(p.split()) for p in passages]
+
+
+class Encoder(Protocol):
+    def encode(self, texts: Sequence[str]) -> "object": ...  # (n, dim) array, rows L2-normalised
+
+
+class EncoderTopics:
+    """Hook for the note engineer's sentence encoder (roomnote.notes encoder): a passage
+    touches a topic when its embedding is within `threshold` cosine of one of the topic's
+    example sentences. Not wired by default: the encoder ships with the notes work."""
+
+    def __init__(self, encoder: Encoder, examples: Mapping[str, Sequence[str]], threshold: float = 0.6):
+        import numpy as np
+
+        self._np = np
+        self._encoder = encoder
+        self._threshold = threshold
+        self._topics = [t for t, ex in examples.items() for _ in ex]
+        self._examples = np.asarray(encoder.encode([e for ex in examples.values() for e in ex]))
+
+    def topics(self, passages: Sequence[str]) -> list[set[str]]:
+        if not passages or not len(self._examples):
+            return [set() for _ in passages]
+        sims = self._np.asarray(self._encoder.encode(list(passages))) @ self._examples.T
+        return [{self._topics[j] for j in self._np.flatnonzero(row >= self._threshold)} for row in sims]
+
+
+_SAFETY = PhraseMatcher({"safety": SAFETY_CUES})
+
+
+def is_safety(tokens: Sequence[str]) -> bool:
+    return bool(_SAFETY.labels(tokens))
+
+
+def split_passages(tokens: Sequence[str]) -> list[tuple[int, int]]:
+    """Clause-sized [lo, hi) ranges covering tokens, cut before discourse words."""
+    if not tokens:
+        return []
+    cuts = [0]
+    for i, t in enumerate(tokens):
+        if t in PASSAGE_BREAKS and i - cuts[-1] >= MIN_PASSAGE and len(tokens) - i >= MIN_PASSAGE:
+            cuts.append(i)
+    cuts.append(len(tokens))
+    return list(zip(cuts, cuts[1:]))
+
+
+@dataclass(frozen=True)
+class RedactionPolicy:
+    """What the office wants done: an action per topic, and pseudonyms for names."""
+
+    actions: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+    pseudonyms: bool = True
+    detectors: tuple[TopicDetector, ...] = field(default_factory=lambda: (LexiconTopics(),))
+
+
+@dataclass(frozen=True)
+class PassageDecision:
+    lo: int
+    hi: int
+    action: str  # remove | generalize | keep
+    topics: frozenset[str]  # topics detected (also for kept and safety passages)
+    label: str = ""  # for generalize: "[discussed: ...]"
+
+
+def decide(tokens: Sequence[str], policy: RedactionPolicy) -> list[PassageDecision]:
+    """One decision per passage of one segment's (normalised) tokens."""
+    ranges = split_passages(tokens)
+    texts = [" ".join(tokens[lo:hi]) for lo, hi in ranges]
+    found: list[set[str]] = [set() for _ in ranges]
+    for detector in policy.detectors:
+        for k, topics in enumerate(detector.topics(texts)):
+            found[k] |= topics
+    out = []
+    for (lo, hi), topics in zip(ranges, found):
+        action, label = "keep", ""
+        if topics and not is_safety(tokens[lo:hi]):
+            acting = {t: policy.actions.get(t, "keep") for t in topics}
+            if "remove" in acting.values():
+                action = "remove"
+            elif "generalize" in acting.values():
+                action = "generalize"
+                names = sorted(LABELS.get(t, t) for t, a in acting.items() if a == "generalize")
+                label = f"[discussed: {', '.join(names)}]"
+        out.append(PassageDecision(lo, hi, action, frozenset(topics), label))
+    return out
+
+
+def policy_from_config(redaction_cfg) -> RedactionPolicy:
+    """The office's policy from its [redaction] configuration section (config.RedactionConfig)."""
+    from dataclasses import asdict
+
+    return RedactionPolicy(actions=asdict(redaction_cfg.topics), pseudonyms=redaction_cfg.pseudonyms)
