@@ -21,6 +21,22 @@ MONTH_LEADS = frozenset(
     """in since until till through by of last next early late mid during before after around
     from this""".split()
 )
+# "on the twenty third", "for the ninth": a day on its own when nothing follows that would
+# make it a count ("on the third floor", "for the second time").
+DAY_LEADS = frozenset({"on", "for", "by", "until", "till", "since", "before", "after"})
+DAY_FOLLOWERS = frozenset(
+    """but so at i we he she they then because is was when which that right um uh okay
+    in""".split()
+)
+RANGE_WORDS = frozenset({"or", "and", "to", "through", "till"})  # "the fifth or sixth of june"
+# Holidays name a day of the year: "on valentine's day", "christmas eve"
+HOLIDAYS = (
+    ("valentine's", "day"), ("valentines", "day"), ("christmas", "eve"), ("christmas", "day"),
+    ("christmas",), ("new", "year's", "eve"), ("new", "year's", "day"), ("new", "years", "eve"),
+    ("fourth", "of", "july"), ("halloween",), ("thanksgiving",), ("easter",),
+    ("mother's", "day"), ("father's", "day"), ("independence", "day"), ("memorial", "day"),
+    ("labor", "day"),
+)
 BIRTH_CUES = frozenset({"birthday", "born", "birth", "bday", "anniversary", "dob"})
 BIRTH_CUE_REACH = 4  # "my birthday is on the third": cue, then up to 3 words, then the day
 # Typed dates in composed notes: 3/14, 03/14/1984, 2024-03-14
@@ -41,6 +57,11 @@ def find_date_spans(tokens: list[str], free: bytearray) -> list[Span]:
             continue
         if t[:1].isdigit() and _TYPED_DATE_RE.fullmatch(t):
             spans.append(Span("DATE", i, i + 1))
+            continue
+        holiday = _holiday_at(tokens, free, i)
+        if holiday:
+            spans.append(Span("DATE", i, i + holiday))
+            taken_until = i + holiday
             continue
         if t in MONTHS:
             # month [the] day: "march fourteenth", "march the fourteenth"
@@ -67,12 +88,33 @@ def find_date_spans(tokens: list[str], free: bytearray) -> list[Span]:
             end = j + 1  # "fourteen march"; but "at first may seem" is no date
         elif day[2] and _after_birth_cue(tokens, i):
             end = j  # "born on the third"
+        elif day[2] and _lone_day(tokens, i, j):
+            end = j  # "the appointment is on the twenty third"
         else:
             continue
-        if all(free[k] for k in range(i, end)):
-            spans.append(Span("DATE", i, end))
+        start = i
+        # "the fifth or sixth of june": the first day of a range belongs to the date
+        first = read_day(tokens, i - 2) if i >= 2 and tokens[i - 1] in RANGE_WORDS and free[i - 2] else None
+        if first and first[1] == 1 and first[2]:
+            start = i - 2
+        if all(free[k] for k in range(start, end)):
+            spans.append(Span("DATE", start, end))
             taken_until = end
     return spans
+
+
+def _lone_day(tokens: list[str], i: int, end: int) -> bool:
+    if i < 2 or tokens[i - 1] != "the" or tokens[i - 2] not in DAY_LEADS:
+        return False
+    return end >= len(tokens) or tokens[end] in DAY_FOLLOWERS
+
+
+def _holiday_at(tokens: list[str], free: bytearray, i: int) -> int:
+    for words in HOLIDAYS:
+        k = len(words)
+        if tuple(tokens[i : i + k]) == words and all(free[i : i + k]):
+            return k
+    return 0
 
 
 def _after_lead(tokens: list[str], i: int) -> bool:

@@ -66,7 +66,8 @@ RELATION_WORDS = _words(
     partner boyfriend girlfriend fiance fiancee friend boss aunt uncle cousin grandmother grandma
     granny grandfather grandpa coworker colleague neighbor neighbour roommate stepmother stepmom
     stepfather stepdad stepson stepdaughter niece nephew sibling kid child baby ex therapist
-    teacher supervisor manager sponsor
+    teacher supervisor manager sponsor caseworker worker nurse lawyer attorney counselor
+    counsellor psychiatrist psychologist pastor priest rabbi imam coach tutor landlord landlady
     """
 )
 
@@ -86,9 +87,10 @@ FILLERS = _words("uh um er erm ah hmm mm")
 MONTHS = {
     "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
     "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
+    "jan": 1, "feb": 2, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
 }  # fmt: skip
 # Month names that are never ordinary words in speech: a date element on their own.
-UNAMBIGUOUS_MONTHS = _words("january february july september october november december")
+UNAMBIGUOUS_MONTHS = _words("january february july september october november december feb sept")
 
 WEEKDAYS = _words("monday tuesday wednesday thursday friday saturday sunday")
 

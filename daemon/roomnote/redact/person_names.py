@@ -144,6 +144,16 @@ class _Finder:
             return i + 2
         return i + 1
 
+    def before_relation(self, i: int) -> bool:
+        """ "X my (social) worker": a name in apposition to a relation or role."""
+        j = self.skip_fillers(i + 1)
+        if self.tok(j) not in POSSESSIVES:
+            return False
+        j += 1
+        if self.tok(j) in RELATION_MODIFIERS or self.tok(j) in ("case", "social", "parole", "probation"):
+            j += 1
+        return self.tok(j) in RELATION_WORDS
+
     def skip_fillers(self, i: int) -> int:
         while self.tok(i) in SKIPPABLE:
             i += 1
@@ -208,6 +218,10 @@ class _Finder:
                     self.mark(i, True)
                     self.mark(i + 1, True)
                     i += 2
+                    continue
+                if self.before_relation(i) and (i == 0 or tokens[i - 1] not in WORD_CONTEXT):
+                    self.mark(i, True)  # "joy my social worker says", "dawn um my caseworker"
+                    i += 1
                     continue
                 if (
                     (nxt in SPEECH_VERBS or nxt in THIRD_PERSON_VERBS)

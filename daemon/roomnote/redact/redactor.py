@@ -10,7 +10,7 @@ from .emails import find_email_spans
 from .numbers import find_number_spans
 from .person_names import find_name_spans
 from .places import find_place_spans
-from .web import find_ip_spans, find_url_spans
+from .web import find_handle_spans, find_ip_spans, find_url_spans
 from .spans import PLACEHOLDERS, Span, merge, normalize
 
 # Order matters: each detector only sees tokens no earlier one claimed, so a date's day is
@@ -20,6 +20,7 @@ DETECTORS = (
     find_email_spans,
     find_url_spans,
     find_ip_spans,
+    find_handle_spans,
     find_date_spans,
     find_age_spans,
     find_address_spans,

@@ -131,10 +131,12 @@ def digit_runs(tokens: list[str], free: bytearray) -> list[DigitRun]:
                 k += 1
             nxt = read_group(tokens, k, free) if k < n and free[k] else None
             if nxt is None:
-                # A code may end in zero: "nine oh two one oh" (but "one oh" alone is no run).
-                if k == j + 1 and tokens[j] in ZERO_LIKE and groups[-1].single:
+                # A code may end in zeros: "nine oh two one oh", "five five five seven oh oh
+                # oh" (but "one oh" alone is no run).
+                zeros = tokens[j:k]
+                if zeros and all(w in ZERO_LIKE for w in zeros) and groups[-1].single:
                     if sum(g.ndigits for g in groups) >= 3:
-                        groups.append(Group(j, 1, 1, 0, True))
+                        groups.extend(Group(j + m, 1, 1, 0, True) for m in range(len(zeros)))
                         end = k
                 break
             between = tokens[j:k]

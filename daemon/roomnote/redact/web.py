@@ -41,9 +41,8 @@ INTRODUCED_REACH = 10
 def _introduced(tokens: list[str], free: bytearray, i: int) -> tuple[int, int] | None:
     """(start, end) of the web address after "website is (at)" at i, or None."""
     j = i + 1
-    if tokens[j : j + 1] != ["is"]:
-        return None
-    j += 1
+    if tokens[j : j + 1] == ["is"]:
+        j += 1
     if tokens[j : j + 1] == ["at"]:
         j += 1
     for end in range(j + 2, min(len(tokens), j + INTRODUCED_REACH) + 1):
@@ -152,4 +151,29 @@ def find_ip_spans(tokens: list[str], free: bytearray) -> list[Span]:
             i = j
         else:
             i += 1
+    return spans
+
+
+# "my instagram is jess underscore runs eighty eight": a handle is a unique identifier (R).
+HANDLE_WORDS = frozenset(
+    """instagram insta snapchat snap tiktok twitter handle username gamertag discord reddit
+    venmo cashapp telegram""".split()
+)
+HANDLE_STOPS = frozenset("i i'm my and but so because we he she they it's that's um uh if".split())
+HANDLE_REACH = 6
+
+
+def find_handle_spans(tokens: list[str], free: bytearray) -> list[Span]:
+    spans: list[Span] = []
+    n = len(tokens)
+    for i, t in enumerate(tokens):
+        if t not in HANDLE_WORDS or not free[i] or i + 2 >= n or tokens[i + 1] != "is":
+            continue
+        if i == 0 or tokens[i - 1] not in ("my", "his", "her", "their", "your"):
+            continue
+        start = end = i + 2
+        while end < n and end - start < HANDLE_REACH and free[end] and tokens[end] and tokens[end] not in HANDLE_STOPS:
+            end += 1
+        if end > start:
+            spans.append(Span("NUMBER", start, end))
     return spans

