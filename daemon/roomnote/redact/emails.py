@@ -1,7 +1,7 @@
 """EMAIL: spoken ("john dot smith at gmail dot com") and typed (john.smith@gmail.com)."""
 from __future__ import annotations
 
-from .lexicon import GRAMMAR_WORDS, POSSESSIVES
+from .lexicon import GRAMMAR_WORDS, POSSESSIVES, VERBISH_WORDS
 from .spans import Span
 
 AT_WORDS = frozenset({"at"})
@@ -19,7 +19,12 @@ MAX_LABEL_WORDS = 3
 INTRODUCED_REACH = 10
 CLAUSE_STARTS = frozenset("i i'm my and but so because we he she they it's that's".split())
 MAX_SPELLED = 3  # words before the local part when no "dot" joins them: "j smith eighty four"
-STOP_BEFORE_LOCAL = frozenset({"email", "mail", "address", "e", "send", "write", "at", "dot"})
+STOP_BEFORE_LOCAL = frozenset({"email", "mail", "address", "e", "send", "write", "at", "dot"}) | frozenset(
+    # words that come before an "at" that is no email's: "look at tom riley photos dot net"
+    """look looked looking laugh laughed laughing stare stared staring yell yelled yelling
+    point pointed mad angry upset good bad great better worse arrive arrived work worked
+    working stay stayed staying home school here there back job office""".split()
+) | VERBISH_WORDS
 
 
 def _domain_end(tokens: list[str], free: bytearray, j: int) -> int | None:
