@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import zlib
 from datetime import datetime, timezone
 
 import numpy as np
@@ -163,7 +164,7 @@ class BagOfWords:
         out = np.zeros((len(sentences), 64), np.float32)
         for i, s in enumerate(sentences):
             for w in s.split():
-                out[i, hash(w) % 64] += 1.0
+                out[i, zlib.crc32(w.encode()) % 64] += 1.0  # deterministic, unlike hash()
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 

@@ -8,7 +8,7 @@ decides its kind ("my license plate is ..." is a VEHICLE, not a LICENSE).
 from __future__ import annotations
 
 from .spans import Span
-from .spoken_numbers import HOMOPHONES, JOINERS, UNITS, ZERO_LIKE, DigitRun, digit_runs, is_year_or_clock, read_group
+from .spoken_numbers import HOMOPHONES, JOINERS, ZERO_LIKE, DigitRun, digit_runs, is_year_or_clock, read_group
 
 CUE_WINDOW = 6  # tokens before a run that may say what it is
 # Billing codes the note composer writes ("Suggested CPT code: 90834") are not PHI.
@@ -47,6 +47,7 @@ WEAK_CUE = "number"  # "my number is": a phone when phone-sized, else a code
 PHONE_LENGTHS = (7, 10, 11)  # local, with area code, with a leading 1
 # Spoken letters that are also words: a code only between other letters or digits.
 WORD_LETTERS = frozenset({"a", "i", "o"})
+_DIGIT_LIKE = ZERO_LIKE | frozenset(HOMOPHONES)  # "oh", "to", "for" inside a code
 MIN_CODE_ITEMS = 4  # letters and digits in an uncued letter-digit code ("a b c one two three")
 
 
@@ -77,14 +78,12 @@ def classify_run(run: DigitRun, tokens: list[str]) -> str | None:
         return None
     if cue == "ZIP":
         return "ZIP" if digits >= 3 else None
-    if cue in ("PHONE", "FAX", WEAK_CUE):
+    if cue is not None:
         if digits < 4 or (digits == 4 and is_year_or_clock(run, tokens)):
-            return None  # "call me at ten thirty"
+            return None  # "call me at ten thirty", "my group meets at ten thirty"
         if cue == WEAK_CUE:
             return "PHONE" if digits in PHONE_LENGTHS else "NUMBER"
         return cue
-    if cue is not None:
-        return cue if digits >= 4 else None
     if _is_counting(run):
         return None  # "five four three two one": a grounding or breathing exercise
     if run.homophones and digits < min(PHONE_LENGTHS):
@@ -139,7 +138,7 @@ def find_letter_codes(tokens: list[str], free: bytearray) -> list[Span]:
                 items += 1
                 j += 1
             elif (used := _is_digitish(tokens, free, j)) or (
-                t in ZERO_LIKE | frozenset(HOMOPHONES) and items and j + 1 < n
+                t in _DIGIT_LIKE and items and j + 1 < n
                 and (_is_letter(tokens[j + 1]) or _is_digitish(tokens, free, j + 1))
             ):
                 digits += 1
