@@ -21,6 +21,7 @@ from .formats import sections_for
 from .lexicons import RISK
 from .model import (EMPTY_SECTION, NO_SPEECH, RISK_NOT_ASSESSED, Evidence, Item, Note, Section,
                     SessionFacts, note_id_for)
+from .semantic import annotate
 from .signals import ChunkSignals, read_segment
 
 # How many quotes of each kind a note carries at most; the best-cued ones are kept.
@@ -35,18 +36,27 @@ _QUOTE_KINDS = {"plan": "plan", "goals": "goal", "responses": "response", "repor
 _LABELLED_SPEAKERS = frozenset({"client", "therapist"})
 
 
+def read_transcript(rt: RedactedTranscript) -> list[ChunkSignals]:
+    """Every chunk of the session with the cues it holds, in time order."""
+    return [sig for seg in sorted(rt.segments, key=lambda s: (s.start, s.id))
+            for sig in read_segment(seg)]
+
+
 def compose_note(rt: RedactedTranscript, fmt: str, facts: SessionFacts, *,
-                 created_at: datetime | None = None) -> Note:
+                 created_at: datetime | None = None, encoder=None) -> Note:
     """The note for one session in one format. Pure: same input, same note.
 
     created_at defaults to the end of the session, which keeps composing deterministic;
-    a revision passes its own time.
+    a revision passes its own time. With a sentence encoder (encoder.SentenceEncoder)
+    interventions and quotes are also found by meaning (semantic.py); without one, the
+    cue lexicons alone decide.
     """
     fmt = fmt.strip().lower() if isinstance(fmt, str) else fmt
     specs = sections_for(fmt)
     identified = any(s.speaker in _LABELLED_SPEAKERS for s in rt.segments)
-    signals = [sig for seg in sorted(rt.segments, key=lambda s: (s.start, s.id))
-               for sig in read_segment(seg)]
+    signals = read_transcript(rt)
+    if encoder is not None and signals:
+        annotate(signals, encoder)
     no_speech = not signals
 
     if no_speech:
@@ -64,7 +74,7 @@ def compose_note(rt: RedactedTranscript, fmt: str, facts: SessionFacts, *,
                 created_at=created_at or facts.ended_at, facts=facts, sections=sections,
                 redaction_counts=dict(rt.report.counts), no_speech=no_speech,
                 cpt_code=cpt_code(facts.duration_s), speakers_identified=identified,
-                risk_flags=flags)
+                risk_flags=flags, encoder=getattr(encoder, "name", None))
 
 
 def _gather(signals: list[ChunkSignals], facts: SessionFacts,
@@ -75,7 +85,8 @@ def _gather(signals: list[ChunkSignals], facts: SessionFacts,
         "facts": fact_items(facts, identified),
         "themes": _labelled(signals, lambda s: s.themes, _may_discuss, "Theme", "theme", by_count=True),
         "interventions": _labelled(signals, lambda s: s.interventions, _may_intervene,
-                                   "Intervention", "intervention"),
+                                   "Intervention", "intervention",
+                                   semantic=lambda s: s.semantic_interventions),
         "risk": risk_items,
     }
     content.update(_quotes(signals))
@@ -122,6 +133,8 @@ def _quote_kind(s: ChunkSignals) -> str | None:
         return "responses"
     if (s.reports or s.themes) and s.chunk.hi - s.chunk.lo >= MIN_REPORT_WORDS:
         return "reports"
+    if s.semantic_kind and not s.interventions and not s.semantic_interventions:
+        return s.semantic_kind[0]  # placed by meaning (semantic.py): no cue matched
     return None
 
 
@@ -139,6 +152,13 @@ def _first_cue(s: ChunkSignals, kind: str) -> str | None:
     return min(matches, key=lambda m: m.start).cue if matches else None
 
 
+def _quote_evidence(s: ChunkSignals, kind: str) -> Evidence:
+    cue = _first_cue(s, kind)
+    if cue is None and s.semantic_kind and s.semantic_kind[0] == kind:
+        return s.chunk.evidence(None, "encoder", s.semantic_kind[1])
+    return s.chunk.evidence(cue)
+
+
 def quote(chunk: Chunk) -> str:
     return f'"{chunk.text}"'
 
@@ -152,7 +172,7 @@ def _quotes(signals: list[ChunkSignals]) -> dict[str, list[Item]]:
     out = {}
     for kind, limit in MAX_QUOTES.items():
         ranked = sorted(by_kind[kind], key=lambda p: (-_score(p[1], kind), p[0]))[:limit]
-        out[kind] = [Item(quote(s.chunk), [s.chunk.evidence(_first_cue(s, kind))], _QUOTE_KINDS[kind])
+        out[kind] = [Item(quote(s.chunk), [_quote_evidence(s, kind)], _QUOTE_KINDS[kind])
                      for _, s in sorted(ranked, key=lambda p: p[0])]
     return out
 
@@ -161,14 +181,17 @@ def _quotes(signals: list[ChunkSignals]) -> dict[str, list[Item]]:
 
 def _labelled(signals: list[ChunkSignals], hits: Callable[[ChunkSignals], dict],
               allowed: Callable[[ChunkSignals], bool], prefix: str, kind: str,
-              by_count: bool = False) -> list[Item]:
-    """One item per label, its evidence every chunk where one of the label's cues was heard."""
+              by_count: bool = False, semantic: Callable[[ChunkSignals], dict] | None = None) -> list[Item]:
+    """One item per label, its evidence every chunk where one of the label's cues was heard
+    (and, with an encoder, every chunk whose meaning is close to the label's examples)."""
     evidence: dict[str, list[Evidence]] = {}
     for s in signals:
         if not allowed(s):
             continue
         for label, matches in hits(s).items():
             evidence.setdefault(label, []).append(s.chunk.evidence(matches[0].cue))
+        for label, score in (semantic(s) if semantic else {}).items():
+            evidence.setdefault(label, []).append(s.chunk.evidence(None, "encoder", score))
     labels = list(evidence)  # first heard first
     if by_count:
         labels.sort(key=lambda lb: -len(evidence[lb]))
@@ -204,7 +227,7 @@ def _risk(signals: list[ChunkSignals]) -> tuple[list[Item], list[str]]:
             answer = _answer_to(signals, i) if f.stance == "screening" else None
             if answer is not None:
                 text += f"; next utterance: {quote(answer)}"
-                evidence.append(answer.evidence())
+                evidence.append(answer.evidence(None, "context"))
             items.append(Item(text, evidence, "risk", f"{f.category}:{f.stance}"))
     if not items:
         return [Item(RISK_NOT_ASSESSED, [], "risk_not_assessed")], []
