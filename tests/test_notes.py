@@ -413,11 +413,12 @@ def test_markdown_shows_sections_evidence_and_redactions(fmt):
 def test_to_dict_is_json(fmt):
     note = compose_note(transcript(DISCLOSURE), fmt, facts())
     d = json.loads(json.dumps(to_dict(note)))
-    assert d["schema"] == "roomnote.note/1" and d["format"] == fmt and d["note_id"] == note.note_id
+    assert d["schema"] == "roomnote.note/2" and d["format"] == fmt and d["note_id"] == note.note_id
     assert [s["key"] for s in d["sections"]] == [s.key for s in FORMATS[fmt]]
     assert d["risk_flags"] == ["suicidal_ideation"]
     ev = next(e for s in d["sections"] for it in s["items"] for e in it["evidence"])
-    assert set(ev) == {"segment_id", "start", "end", "cue"}
+    assert set(ev) == {"segment_id", "start", "end", "cue", "basis", "score"}
+    assert d["composer"] == {"generator": "extractive", "encoder": None} and d["revisions"] == []
 
 
 # --- speed ------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ import numpy as np
 
 INTERVENTION_MIN = 0.45
 INTERVENTION_MARGIN = 0.04  # and this much above the next-best label
-KIND_MIN = 0.45
-KIND_MARGIN = 0.05
+KIND_MIN = 0.50
+KIND_MARGIN = 0.06
 MIN_WORDS = 5  # shorter chunks ("okay yeah") carry too little meaning to judge
 
 INTERVENTION_EXAMPLES: dict[str, tuple[str, ...]] = {
