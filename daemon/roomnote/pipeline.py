@@ -83,9 +83,21 @@ def session_facts(cfg: Config, transcript: Transcript, ended_at: datetime, sessi
                         engine=transcript.engine, consent=consent)
 
 
-def note_from_transcript(transcript: Transcript, fmt: str, facts: SessionFacts) -> Note:
+def note_from_transcript(transcript: Transcript, fmt: str, facts: SessionFacts,
+                         encoder=None) -> Note:
     """Redact, compose, then drop the raw transcript (P1): only the note survives."""
     try:
-        return compose_note(redact_transcript(transcript), fmt, facts)
+        return compose_note(redact_transcript(transcript), fmt, facts, encoder=encoder)
     finally:
         transcript.wipe()
+
+
+def load_note_encoder(cfg: Config, manifest: Manifest | None = None):
+    """The sentence encoder named by notes.encoder, verified against the manifest (P6);
+    None when notes.encoder is "" (the cue lexicons alone then compose the note)."""
+    if not cfg.notes.encoder:
+        return None
+    from .notes.encoder import load_encoder
+
+    return load_encoder(manifest or load_manifest(cfg.models.manifest or None), cfg.models.dir,
+                        cfg.notes.encoder)

@@ -123,7 +123,7 @@ def _quote_kind(s: ChunkSignals) -> str | None:
         long_enough = s.chunk.hi - s.chunk.lo >= MIN_REPORT_WORDS
         asked = any(f.stance == "screening" for f in s.risks)
         return "reports" if _may_be_client(s) and long_enough and not asked else None
-    if s.plans:
+    if s.plans or "homework assignment" in s.interventions:
         return "plan"
     if not _may_be_client(s):
         return None
