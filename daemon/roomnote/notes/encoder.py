@@ -37,7 +37,7 @@ class SentenceEncoder:
         self.root = Path(root)
         self._tok = Tokenizer.from_file(str(self.root / TOKENIZER_FILE))
         self._tok.enable_truncation(MAX_TOKENS)
-        self._tok.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tok.no_padding()  # each batch is padded to its own longest text
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = min(2, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
@@ -47,17 +47,31 @@ class SentenceEncoder:
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), dim) float32 unit vectors; an empty list gives shape (0, dim)."""
-        out = [self._batch(texts[i:i + BATCH]) for i in range(0, len(texts), BATCH)]
-        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+        """(len(texts), dim) float32 unit vectors; an empty list gives shape (0, dim).
 
-    def _batch(self, texts: list[str]) -> np.ndarray:
-        enc = self._tok.encode_batch(texts)
-        ids = np.array([e.ids for e in enc], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-        types = np.zeros_like(ids)
+        Texts are batched by length (little padding: several times faster on an hour of
+        chunks). Activations are quantized per batch, so a text's vector varies slightly
+        (cosine > 0.98) with its batch-mates; the same texts always give the same vectors.
+        """
+        out = np.zeros((len(texts), self.dim), np.float32)
+        if not texts:
+            return out
+        ids = [e.ids for e in self._tok.encode_batch(list(texts))]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for b in range(0, len(order), BATCH):
+            batch = order[b:b + BATCH]
+            out[batch] = self._batch([ids[i] for i in batch])
+        return out
+
+    def _batch(self, seqs: list[list[int]]) -> np.ndarray:
+        width = max(len(s) for s in seqs)
+        ids = np.zeros((len(seqs), width), np.int64)
+        mask = np.zeros((len(seqs), width), np.int64)
+        for row, seq in enumerate(seqs):
+            ids[row, :len(seq)] = seq
+            mask[row, :len(seq)] = 1
         (hidden,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                             "token_type_ids": types})
+                                             "token_type_ids": np.zeros_like(ids)})
         m = mask[..., None].astype(np.float32)
         pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)

@@ -77,7 +77,9 @@ class Instruction:
 def parse_instruction(text: str) -> Instruction:
     """What the therapist asked for, or RevisionRefused naming what can be asked."""
     t = re.sub(r"[\"'\u2019]s\b", "'s", " ".join(str(text).lower().split())).strip(" .!?")
+    t = re.sub(r"\s*[,;:]\s*", " ", t).strip()
     t = re.sub(r"^(?:please|can you|could you)\s+", "", t)
+    t = re.sub(r"\s+please$", "", t)
     if not t:
         raise RevisionRefused(f"empty revision instruction; {CAN_DO}")
     fmt = _FORMAT_RE.search(t)

@@ -177,24 +177,34 @@ def best_kind(labels: list[str], row: np.ndarray) -> tuple[str, float] | None:
     return None
 
 
-def annotate(signals: list, encoder) -> np.ndarray:
-    """Add the encoder's judgements to ChunkSignals in place; returns the chunk vectors.
+def _may_intervene(s) -> bool:
+    return (s.speaker in ("therapist", "unknown") and s.second_person >= s.first_person
+            and not s.interventions)
 
-    Only chunks of at least MIN_WORDS words are judged. Interventions come only from
-    chunks that may be the therapist's and do not sound like the client; quote kinds only
-    for chunks the cues left unplaced (the composer checks that).
+
+def _unplaced(s) -> bool:
+    return (s.speaker in ("client", "unknown") and not s.interventions
+            and not (s.plans or s.goals or s.responses or s.reports or s.themes))
+
+
+def annotate(signals: list, encoder) -> None:
+    """Add the encoder's judgements to ChunkSignals in place.
+
+    Only chunks the cues left open are encoded (a therapist chunk with no intervention cue,
+    a client chunk no cue placed), of at least MIN_WORDS words and without risk talk: that
+    is what the encoder can add, and it keeps an hour's note well under a second.
     """
-    vecs = encoder.encode([s.chunk.text for s in signals])
-    if not signals:
-        return vecs
+    todo = [s for s in signals if s.chunk.hi - s.chunk.lo >= MIN_WORDS and not s.risks
+            and (_may_intervene(s) or _unplaced(s))]
+    if not todo:
+        return
+    vecs = encoder.encode([s.chunk.text for s in todo])
     ilabels, iscores = intervention_scores(encoder, vecs)
     klabels, kscores = kind_scores(encoder, vecs)
-    for s, irow, krow in zip(signals, iscores, kscores):
-        if s.chunk.hi - s.chunk.lo < MIN_WORDS or s.risks:
-            continue
-        if s.speaker in ("therapist", "unknown") and s.second_person >= s.first_person:
+    for s, irow, krow in zip(todo, iscores, kscores):
+        if _may_intervene(s):
             hit = best_intervention(ilabels, irow)
-            if hit and hit[0] not in s.interventions:
+            if hit:
                 s.semantic_interventions[hit[0]] = hit[1]
-        s.semantic_kind = best_kind(klabels, krow)
-    return vecs
+        if _unplaced(s):
+            s.semantic_kind = best_kind(klabels, krow)
