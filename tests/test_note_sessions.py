@@ -118,3 +118,25 @@ def test_the_encoder_finds_interventions_the_lexicons_miss(encoder):
     it = next(i for i in items(semantic) if i.category == "cognitive restructuring")
     assert it.kind == "intervention" and it in semantic.section("intervention").items
     assert all(e.basis == "encoder" and e.score >= 0.45 and e.cue is None for e in it.evidence)
+
+
+@pytest.mark.parametrize("key, text", [
+    ("04", "Suicidal ideation as discussed: passive thoughts of death; no plan, as the client stated."),
+    ("03", "Suicidal ideation as discussed: passive thoughts of death and active thoughts of suicide; "
+           "a plan or method mentioned by the client."),
+])
+def test_suicidal_ideation_is_summarised_in_the_clients_terms(notes, key, text):
+    s = next(x for x in SESSIONS if x.name.startswith(key))
+    for speakers in (True, False):
+        note = notes[(s.name, "soap", speakers)]
+        summary = [it for it in items(note) if it.category == "suicidal_ideation:summary"]
+        assert [it.text for it in summary] == [text]
+        cues = {e.cue for e in summary[0].evidence}
+        assert cues and all(c in " ".join(x.text for x in s.transcript().segments) for c in cues)
+
+
+def test_no_summary_without_a_disclosure(notes):
+    for s in SESSIONS:
+        if "suicidal_ideation:disclosure" not in s.expect["risk"]:
+            assert not any(it.category == "suicidal_ideation:summary"
+                           for it in items(notes[(s.name, "soap", True)])), s.name

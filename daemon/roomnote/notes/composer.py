@@ -18,7 +18,8 @@ from ..transcript import RedactedTranscript
 from .chunks import Chunk
 from .facts import cpt_code, fact_items
 from .formats import sections_for
-from .lexicons import RISK
+from .lexicons import RISK, SI_ACTIVE, SI_PASSIVE, SI_PLAN_ABSENT, SI_PLAN_PRESENT
+from .matching import CueIndex
 from .model import (EMPTY_SECTION, NO_SPEECH, RISK_NOT_ASSESSED, Evidence, Item, Note, Section,
                     SessionFacts, note_id_for)
 from .semantic import annotate
@@ -232,11 +233,51 @@ def _risk(signals: list[ChunkSignals]) -> tuple[list[Item], list[str]]:
     if not items:
         return [Item(RISK_NOT_ASSESSED, [], "risk_not_assessed")], []
     flags = [c for c in RISK if c in raised]
+    if "suicidal_ideation" in flags:
+        summary = _si_summary(signals)
+        if summary is not None:
+            items.insert(0, summary)
     if flags:
         labels = ", ".join(RISK[c].label for c in flags)
         flag_ev = sorted((e for c in flags for e in raised[c]), key=lambda e: e.start)
         items.insert(0, Item(f"Risk flagged for clinician review: {labels}.", flag_ev, "risk", "flag"))
     return items, flags
+
+
+_SI_INDEX = CueIndex({"passive": (SI_PASSIVE, ()), "active": (SI_ACTIVE, ()),
+                      "plan_absent": (SI_PLAN_ABSENT, ()), "plan_present": (SI_PLAN_PRESENT, ())})
+
+
+def _si_summary(signals: list[ChunkSignals]) -> Item | None:
+    """Suicidal ideation in the client's own terms: "passive thoughts of death; no plan stated".
+
+    Built only from the client's disclosures and what the client said about a plan (each
+    phrase in the evidence); a plan never mentioned is said to be not discussed, never absent.
+    """
+    found: dict[str, list[Evidence]] = defaultdict(list)
+    for s in signals:
+        if not _may_be_client(s) and s.speaker != "client":
+            continue
+        hits = _SI_INDEX.find(s.chunk.tokens)
+        disclosed = any(f.category == "suicidal_ideation" and f.stance == "disclosure" for f in s.risks)
+        for name, matches in hits.items():
+            inside = [m for m in matches if s.chunk.lo <= m.start < s.chunk.hi]
+            if inside and (disclosed or name.startswith("plan")):
+                found[name].append(s.chunk.evidence(inside[0].cue))
+    kinds = [k for k in ("passive", "active") if found[k]]
+    if not kinds:
+        return None
+    what = {("passive",): "passive thoughts of death", ("active",): "active thoughts of suicide",
+            ("passive", "active"): "passive thoughts of death and active thoughts of suicide"}[tuple(kinds)]
+    if found["plan_present"]:
+        plan, plan_ev = "a plan or method mentioned by the client", found["plan_present"]
+    elif found["plan_absent"]:
+        plan, plan_ev = "no plan, as the client stated", found["plan_absent"]
+    else:
+        plan, plan_ev = "plan not discussed", []
+    evidence = sorted([e for k in kinds for e in found[k]] + plan_ev, key=lambda e: e.start)
+    return Item(f"Suicidal ideation as discussed: {what}; {plan}.", evidence, "risk",
+                "suicidal_ideation:summary")
 
 
 def _answer_to(signals: list[ChunkSignals], i: int) -> Chunk | None:

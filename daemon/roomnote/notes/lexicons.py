@@ -218,3 +218,27 @@ RISK: dict[str, RiskCues] = {
                  "hit me when", "beat me at", "beat me to"),
     ),
 }
+
+
+# Suicidal ideation as discussed (composer._si_summary): how the client described it and what
+# they said about a plan. Passive and active cues are disclosure cues of RISK above.
+SI_PASSIVE = (
+    "never wake up", "go to sleep and never wake up", "go to sleep and not wake up",
+    "better off dead", "better off without me", "wish i was dead", "wish i were dead",
+    "wish i wasn't here", "don't want to be here anymore", "wish i could disappear",
+    "tired of living", "don't want to be alive", "don't want to live", "no reason to live",
+    "not worth living", "want to die", "wanted to die",
+)
+SI_ACTIVE = (
+    "kill myself", "killing myself", "end my life", "ending my life", "take my life",
+    "take my own life", "hang myself", "shoot myself", "overdose", "end it all",
+)
+SI_PLAN_ABSENT = (
+    "don't have a plan", "no plan", "haven't made a plan", "haven't planned", "never made a plan",
+    "wouldn't act on", "would never act on", "never act on it", "no intention",
+)
+SI_PLAN_PRESENT = (
+    "i have a plan", "i've made a plan", "i made a plan", "i've planned", "i planned",
+    "how i would", "how i'd do it", "saved up pills", "saving my pills", "bought a rope",
+    "wrote a note", "i have the pills", "i've got the pills",
+)
