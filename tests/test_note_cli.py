@@ -78,3 +78,25 @@ def test_the_encoder_can_be_switched_off(make_speech, tmp_path):
     assert r.returncode == 0, r.stderr
     (js,) = (tmp_path / "o").glob("*.json")
     assert json.loads(js.read_text())["composer"]["encoder"] is None
+
+
+def test_a_scripted_session_spoken_by_flite_keeps_the_risk_rules(make_speech, tmp_path):
+    """Session 02 of tests/data (grief, risk never discussed) through the real pipeline:
+    whatever the recogniser makes of it, the note says risk was not assessed, denies nothing,
+    and every item is backed by a segment of the recording."""
+    from scripted import all_sessions
+
+    s = next(x for x in all_sessions() if x.name.startswith("02-"))
+    voices = {"therapist": "rms", "client": "slt"}
+    wav = make_speech([(voices[who], text) for who, text in s.turns], "scripted-02")
+    r = run_roomnote("process", str(wav), "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (js,) = (tmp_path / "o").glob("*.json")
+    note = json.loads(js.read_text())
+    items = [it for sec in note["sections"] for it in sec["items"]]
+    assert [it["kind"] for it in items if it["kind"].startswith("risk")] == ["risk_not_assessed"]
+    assert note["risk_flags"] == [] and "deni" not in js.read_text().lower()
+    assert sum(it["kind"] in ("quote", "theme", "intervention", "plan") for it in items) >= 3
+    for it in items:
+        if it["kind"] not in ("fact", "empty", "risk_not_assessed", "no_speech"):
+            assert it["evidence"] and all(e["segment_id"].startswith("s") for e in it["evidence"])

@@ -140,3 +140,13 @@ def test_no_summary_without_a_disclosure(notes):
         if "suicidal_ideation:disclosure" not in s.expect["risk"]:
             assert not any(it.category == "suicidal_ideation:summary"
                            for it in items(notes[(s.name, "soap", True)])), s.name
+
+
+def test_plans_are_told_apart_as_said(notes):
+    cats = lambda key: {it.category for it in items(notes[(next(x.name for x in SESSIONS if x.name.startswith(key)), "soap", True)])
+                        if it.kind == "plan"}
+    assert {"referral", "next_appointment"} <= cats("03")
+    assert {"homework", "next_appointment"} <= cats("01")
+    md = to_markdown(notes[(next(x.name for x in SESSIONS if x.name.startswith("03")), "soap", True)])
+    assert 'Referral: "i\'d also like to refer you to a psychiatrist' in md
+    assert 'Next appointment: "let\'s meet again on thursday' in md

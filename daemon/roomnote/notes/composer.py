@@ -160,6 +160,23 @@ def _quote_evidence(s: ChunkSignals, kind: str) -> Evidence:
     return s.chunk.evidence(cue)
 
 
+_REFERRAL_CUES = frozenset({"referral", "refer you"})
+_APPOINTMENT_CUES = frozenset({"next week", "next session", "next time", "see you on", "see you next",
+                               "see you in", "meet again", "let's meet", "before we meet"})
+
+
+def _plan_category(s: ChunkSignals) -> str:
+    """What kind of plan a plan quote is: referral, homework, next appointment (or "")."""
+    cues = {m.cue for m in s.plans}
+    if cues & _REFERRAL_CUES:
+        return "referral"
+    if "homework assignment" in s.interventions or "homework" in cues:
+        return "homework"
+    if cues & _APPOINTMENT_CUES:
+        return "next_appointment"
+    return ""
+
+
 def quote(chunk: Chunk) -> str:
     return f'"{chunk.text}"'
 
@@ -173,7 +190,8 @@ def _quotes(signals: list[ChunkSignals]) -> dict[str, list[Item]]:
     out = {}
     for kind, limit in MAX_QUOTES.items():
         ranked = sorted(by_kind[kind], key=lambda p: (-_score(p[1], kind), p[0]))[:limit]
-        out[kind] = [Item(quote(s.chunk), [_quote_evidence(s, kind)], _QUOTE_KINDS[kind])
+        out[kind] = [Item(quote(s.chunk), [_quote_evidence(s, kind)], _QUOTE_KINDS[kind],
+                          _plan_category(s) if kind == "plan" else "")
                      for _, s in sorted(ranked, key=lambda p: p[0])]
     return out
 

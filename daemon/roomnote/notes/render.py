@@ -10,6 +10,18 @@ SCHEMA = "roomnote.note/2"
 _EVIDENCE_SHOWN = 3  # markdown lists this many evidence spans per item, then "+N more"
 # Quotes of these kinds share sections with plain reports; a lead-in tells them apart.
 _LEAD_INS = {"goal": "Goal", "response": "Response"}
+_PLAN_LEAD_INS = {"referral": "Referral", "homework": "Homework", "next_appointment": "Next appointment"}
+
+
+def _lead_in(it: Item) -> str:
+    """The item's text with the lead-in a reader needs to tell it from its neighbours."""
+    if it.kind in _LEAD_INS:
+        return f"{_LEAD_INS[it.kind]}: {it.text}"
+    if it.kind == "plan" and it.category in _PLAN_LEAD_INS:
+        return f"{_PLAN_LEAD_INS[it.category]}: {it.text}"
+    if it.category == "detail":
+        return f"More detail: {it.text}"
+    return it.text
 
 
 def _evidence_dict(e: Evidence) -> dict:
@@ -95,7 +107,7 @@ def to_markdown(note: Note) -> str:
     for s in note.sections:
         lines += ["", f"## {s.title}", ""]
         for it in s.items:
-            text = f"{_LEAD_INS[it.kind]}: {it.text}" if it.kind in _LEAD_INS else it.text
+            text = _lead_in(it)
             ev = evidence_text(it.evidence)
             lines.append(f"- {text} {ev}" if ev else f"- {text}")
     counts = note.redaction_counts
@@ -139,7 +151,7 @@ def to_text(note: Note) -> str:
     for s in note.sections:
         lines += ["", f"{s.title.upper()}:"]
         for it in s.items:
-            text = f"{_LEAD_INS[it.kind]}: {it.text}" if it.kind in _LEAD_INS else it.text
+            text = _lead_in(it)
             lines += textwrap.wrap(text, TEXT_WIDTH, initial_indent="- ", subsequent_indent="  ",
                                    break_long_words=False, break_on_hyphens=False)
     counts = note.redaction_counts
