@@ -5,7 +5,8 @@ On the scripted sessions of tests/data/sessions (each lists the facts a good not
 contain) it prints:
   - coverage of the expected facts (themes, interventions, client quotes, plan as said,
     CPT code, risk items), with the sentence encoder and with the cue lexicons alone,
-    speakers labelled and unlabelled;
+    speakers labelled and unlabelled, and the intervention labels a note gives that the
+    session does not list ("extra iv": false labels, or ones the script's author missed);
   - statements without supporting evidence over every note in every format (target 0);
   - risk items reported correctly (target all), invented denials (target 0), and sessions
     without risk talk that say exactly "Risk not assessed in this session.";
@@ -58,13 +59,16 @@ def hour_long(sessions: list[Scripted]) -> Scripted:
 
 def quality(sessions, encoder) -> None:
     print(f"{'setting':34} {'coverage':>9} {'themes':>7} {'interv':>7} {'quotes':>7} {'plan':>6} "
-          f"{'risk':>7} {'inv.den':>7} {'not-ass':>7}")
+          f"{'risk':>7} {'inv.den':>7} {'not-ass':>7} {'extra iv':>8}")
     for speakers in (True, False):
         for enc in (encoder, None):
-            found = expected = risk_found = risk_expected = invented = ok_na = n_na = 0
+            found = expected = risk_found = risk_expected = invented = ok_na = n_na = extra = 0
             kinds: dict[str, list[int]] = {}
             for s in sessions:
-                sc = score(compose_note(s.transcript(speakers), "soap", s.facts(), encoder=enc), s)
+                note = compose_note(s.transcript(speakers), "soap", s.facts(), encoder=enc)
+                sc = score(note, s)
+                extra += sum(it.kind == "intervention" and it.category not in s.expect["interventions"]
+                             for x in note.sections for it in x.items)
                 found, expected = found + sc.found, expected + sc.expected
                 risk_found, risk_expected = risk_found + sc.risk_found, risk_expected + sc.risk_expected
                 invented += sc.invented_denials
@@ -82,7 +86,7 @@ def quality(sessions, encoder) -> None:
             pct = lambda a, b: f"{100 * a / b:.1f}%" if b else "-"
             print(f"{name:34} {pct(found, expected):>9} {pct(*kinds['theme']):>7} "
                   f"{pct(*kinds['intervention']):>7} {pct(*kinds['quote']):>7} {pct(*kinds['plan']):>6} "
-                  f"{risk_found:>3}/{risk_expected:<3} {invented:>7} {ok_na:>3}/{n_na:<3}")
+                  f"{risk_found:>3}/{risk_expected:<3} {invented:>7} {ok_na:>3}/{n_na:<3} {extra:>8}")
 
 
 def evidence(sessions, encoder) -> None:

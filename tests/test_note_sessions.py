@@ -150,3 +150,14 @@ def test_plans_are_told_apart_as_said(notes):
     md = to_markdown(notes[(next(x.name for x in SESSIONS if x.name.startswith("03")), "soap", True)])
     assert 'Referral: "i\'d also like to refer you to a psychiatrist' in md
     assert 'Next appointment: "let\'s meet again on thursday' in md
+
+
+def test_the_encoders_examples_do_not_copy_the_scripted_sessions(encoder):
+    """Otherwise the bench's encoder coverage would measure memory, not meaning."""
+    from roomnote.notes import semantic
+
+    examples = [t for table in (semantic.INTERVENTION_EXAMPLES, semantic.KIND_EXAMPLES)
+                for texts in table.values() for t in texts]
+    lines = [t for s in SESSIONS for _, t in s.turns]
+    sims = encoder.encode(examples) @ encoder.encode(lines).T
+    assert float(sims.max()) < 0.8

@@ -11,8 +11,10 @@ Evidence found this way has basis "encoder" and its similarity as score, so a re
 the evidence check) can tell a phrase match from a judgement of meaning.
 
 Thresholds were set on the scripted sessions in tests/data (bench/notes.py prints what
-they give): high enough that an unrelated chunk stays out; a miss only leaves a section
-emptier, a false label puts a wrong claim into a record. Risk is never decided here: risk
+they give), whose lines the examples must not copy (a test checks): high enough that an
+unrelated chunk stays out, since a miss only leaves a section emptier while a false label
+puts a wrong claim into a record. Check-in questions form a class of their own
+(NOT_AN_INTERVENTION): when one is closest, no intervention is claimed. Risk is never decided here: risk
 stays with the explicit cues and their stance rules (risk.py).
 """
 from __future__ import annotations
@@ -21,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-INTERVENTION_MIN = 0.45
-INTERVENTION_MARGIN = 0.04  # and this much above the next-best label
-KIND_MIN = 0.50
+INTERVENTION_MIN = 0.50
+INTERVENTION_MARGIN = 0.04  # and this much above the next-best label (or check-in)
+KIND_MIN = 0.55
 KIND_MARGIN = 0.06
 MIN_WORDS = 5  # shorter chunks ("okay yeah") carry too little meaning to judge
 
@@ -33,27 +35,27 @@ INTERVENTION_EXAMPLES: dict[str, tuple[str, ...]] = {
         "what is the evidence that this thought is true",
         "let's question that thought and see if it holds up",
         "what would a more balanced way to think about it be",
-        "could there be a different explanation for why they did that",
-        "is that thought a fact or is it a feeling",
+        "maybe there is a different reason your friend did not call back",
+        "are you confusing a feeling with a fact here",
     ),
     "behavioural activation": (
         "let's schedule some activities that give you a sense of pleasure or achievement",
-        "even when you don't feel like it doing small things can lift your mood",
-        "what activities used to give you energy that you could plan this week",
-        "pick one thing you stopped doing and do it this weekend",
+        "acting first and waiting for the motivation to follow often works better",
+        "what activities used to give you energy that you could plan for the coming days",
+        "choose one hobby you dropped and put it back on your calendar",
     ),
     "psychoeducation": (
         "let me explain how anxiety affects the body",
         "depression often makes people withdraw which makes the mood worse",
         "this is a normal reaction of the nervous system to stress",
         "when we avoid something the fear tends to grow stronger over time",
-        "many people who went through trauma startle easily that is the brain protecting you",
+        "people who have been through something terrible often feel jumpy that is the brain protecting you",
     ),
     "mindfulness and grounding": (
         "let's slow down and pay attention to your breathing for a moment",
         "notice the sensations in your body without judging them",
         "name what you can hear and feel around you right now",
-        "when the panic comes feel your feet on the ground and look around you",
+        "when the panic comes press your heels into the ground and look around the room",
     ),
     "exposure": (
         "let's practise facing the situation you have been avoiding step by step",
@@ -64,18 +66,19 @@ INTERVENTION_EXAMPLES: dict[str, tuple[str, ...]] = {
         "what would make this change important to you",
         "how ready do you feel to make this change",
         "what are the good things and the not so good things about drinking",
-        "how would your life be different if you made that change",
+        "where would you like to be a year from now if things changed",
     ),
     "reflective listening and validation": (
         "it makes a lot of sense that you would feel that way",
-        "you have been carrying so much on your own",
+        "you have had to handle all of this by yourself",
         "so what you're telling me is that you felt completely alone",
+        "anyone in your position would feel overwhelmed",
     ),
     "problem solving": (
         "let's list the possible solutions and look at each one",
         "which of these options seems most doable for you",
         "what small step could you take to deal with this",
-        "let's think of a few ways you could handle that situation",
+        "let's come up with a few ways you could respond in that situation",
     ),
     "safety planning": (
         "let's write down what you can do and who you can reach if you feel unsafe",
@@ -84,21 +87,32 @@ INTERVENTION_EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "homework assignment": (
         "between sessions i want you to practise this every day",
-        "this week please track your mood each evening",
+        "please fill in the mood tracker every evening until we meet",
         "try this exercise at home and we will review it next time",
     ),
 }
+
+# Check-ins and small talk: when one of these is closest, no intervention is claimed.
+NOT_AN_INTERVENTION = (
+    "how has your week been",
+    "how are you doing today",
+    "what happened after that",
+    "how did things go since our last appointment",
+    "tell me more about what your days are like",
+    "you seemed upset when you came in",
+    "how have you been feeling since the last session",
+)
 
 KIND_EXAMPLES: dict[str, tuple[str, ...]] = {
     "goals": (
         "what i really want is to feel comfortable around other people again",
         "i hope that by the end of this i can handle stress without shutting down",
         "i would love to be able to go back to work full time",
-        "i want to be able to stand up for myself",
+        "i want to be able to speak up for myself at work",
     ),
     "plan": (
         "so i'm going to practise this every morning before work",
-        "we agreed to meet again in two weeks",
+        "we agreed that i come back at the end of the month",
         "i'll call the clinic to make that appointment tomorrow",
         "i'll go for a run on monday and wednesday",
     ),
@@ -140,12 +154,14 @@ class Prototypes:
 
 
 _CACHE: dict[int, tuple[Prototypes, Prototypes]] = {}
+NONE = ""  # the check-in class
 
 
 def prototypes(encoder) -> tuple[Prototypes, Prototypes]:
     key = id(encoder)
     if key not in _CACHE:
-        _CACHE[key] = (Prototypes.of(encoder, INTERVENTION_EXAMPLES), Prototypes.of(encoder, KIND_EXAMPLES))
+        _CACHE[key] = (Prototypes.of(encoder, {**INTERVENTION_EXAMPLES, NONE: NOT_AN_INTERVENTION}),
+                       Prototypes.of(encoder, KIND_EXAMPLES))
     return _CACHE[key]
 
 
@@ -163,7 +179,7 @@ def best_intervention(labels: list[str], row: np.ndarray) -> tuple[str, float] |
     """The intervention a therapist chunk reads as, if close enough and clearly closest."""
     order = np.argsort(-row)
     top, second = float(row[order[0]]), float(row[order[1]])
-    if top >= INTERVENTION_MIN and top - second >= INTERVENTION_MARGIN:
+    if labels[order[0]] != NONE and top >= INTERVENTION_MIN and top - second >= INTERVENTION_MARGIN:
         return labels[order[0]], top
     return None
 
