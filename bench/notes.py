@@ -2,7 +2,7 @@
 """Note quality and speed: `make bench` or `.venv/bin/python bench/notes.py`.
 
 On the scripted sessions of tests/data/sessions (each lists the facts a good note must
-contain) it prints:
+contain), and separately on the held-out ones of tests/data/heldout, it prints:
   - coverage of the expected facts (themes, interventions, client quotes, plan as said,
     CPT code, risk items), with the sentence encoder and with the cue lexicons alone,
     speakers labelled and unlabelled, and the intervention labels a note gives that the
@@ -31,7 +31,7 @@ from roomnote.models import load_manifest, model_root  # noqa: E402
 from roomnote.notes import FORMATS, compose_note, revise_note  # noqa: E402
 from roomnote.notes.encoder import ENCODER_MODEL, MODEL_FILE, load_encoder  # noqa: E402
 from roomnote.notes.generator import unsupported_items  # noqa: E402
-from scripted import Scripted, all_sessions, score  # noqa: E402
+from scripted import Scripted, all_sessions, heldout_sessions, score  # noqa: E402
 
 HOUR_S = 3600.0
 
@@ -57,9 +57,10 @@ def hour_long(sessions: list[Scripted]) -> Scripted:
     return Scripted("hour", "one hour", "mixed", "mixed", 60, turns)
 
 
-def quality(sessions, encoder) -> None:
+def quality(sessions, encoder, missing: bool = False) -> None:
     print(f"{'setting':34} {'coverage':>9} {'themes':>7} {'interv':>7} {'quotes':>7} {'plan':>6} "
           f"{'risk':>7} {'inv.den':>7} {'not-ass':>7} {'extra iv':>8}")
+    misses: list[str] = []
     for speakers in (True, False):
         for enc in (encoder, None):
             found = expected = risk_found = risk_expected = invented = ok_na = n_na = extra = 0
@@ -67,6 +68,8 @@ def quality(sessions, encoder) -> None:
             for s in sessions:
                 note = compose_note(s.transcript(speakers), "soap", s.facts(), encoder=enc)
                 sc = score(note, s)
+                if missing and enc is encoder and speakers and sc.missing:
+                    misses.append(f"  {s.name}: missed {', '.join(sc.missing)}")
                 extra += sum(it.kind == "intervention" and it.category not in s.expect["interventions"]
                              for x in note.sections for it in x.items)
                 found, expected = found + sc.found, expected + sc.expected
@@ -87,6 +90,8 @@ def quality(sessions, encoder) -> None:
             print(f"{name:34} {pct(found, expected):>9} {pct(*kinds['theme']):>7} "
                   f"{pct(*kinds['intervention']):>7} {pct(*kinds['quote']):>7} {pct(*kinds['plan']):>6} "
                   f"{risk_found:>3}/{risk_expected:<3} {invented:>7} {ok_na:>3}/{n_na:<3} {extra:>8}")
+    if misses:
+        print("\n".join(misses))
 
 
 def evidence(sessions, encoder) -> None:
@@ -141,6 +146,10 @@ def main() -> int:
     encoder = load_encoder(None, Config().models.dir)
     print(f"{len(sessions)} scripted sessions (tests/data/sessions), SOAP notes\n")
     quality(sessions, encoder)
+    heldout = heldout_sessions()
+    print(f"\nheld out: {len(heldout)} sessions (tests/data/heldout) written after the lexicons and "
+          "encoder examples were frozen, never tuned on")
+    quality(heldout, encoder, missing=True)
     print()
     evidence(sessions, encoder)
     print()

@@ -12,7 +12,7 @@ from roomnote.notes.encoder import load_encoder
 from roomnote.notes.generator import unsupported_items
 from roomnote.notes.model import RISK_NOT_ASSESSED
 
-from scripted import all_sessions, score
+from scripted import all_sessions, heldout_sessions, score
 
 SESSIONS = all_sessions()
 IDS = [s.name for s in SESSIONS]
@@ -161,3 +161,16 @@ def test_the_encoders_examples_do_not_copy_the_scripted_sessions(encoder):
     lines = [t for s in SESSIONS for _, t in s.turns]
     sims = encoder.encode(examples) @ encoder.encode(lines).T
     assert float(sims.max()) < 0.8
+
+
+@pytest.mark.parametrize("s", heldout_sessions(), ids=lambda s: s.name)
+def test_held_out_sessions_keep_the_hard_rules(encoder, s):
+    """The held-out sessions measure coverage out of sample (bench/notes.py) and are never
+    tuned on; the rules that must hold for any transcript are checked here too."""
+    for fmt in FORMATS:
+        for speakers in (True, False):
+            rt = s.transcript(speakers)
+            note = compose_note(rt, fmt, s.facts(), encoder=encoder)
+            sc = score(note, s)
+            assert sc.invented_denials == 0 and sc.not_assessed_ok
+            assert unsupported_items(note, rt) == []
