@@ -190,3 +190,20 @@ def test_the_default_encoder_is_the_shipped_one():
     s, rt, note = setup("16", None)
     v2 = revise_note(rt, note, "include more details about putting her own feelings last")
     assert v2.version == 2 and any(it.category == "detail" for it in items(v2))
+
+
+def test_the_default_encoder_can_be_set_by_the_caller(encoder):
+    from roomnote.notes import revise as revise_module
+
+    saved = revise_module._SHARED.copy()
+    try:
+        revise_module.set_shared_encoder(None)  # e.g. notes.encoder = "" in the config
+        s, rt, note = setup("16", None)
+        v2 = revise_note(rt, note, "include more details about putting her own feelings last")
+        assert revise_module.shared_encoder() is None
+        assert any(it.category == "detail" for it in items(v2))  # found by word overlap
+        revise_module.set_shared_encoder(encoder)
+        assert revise_module.shared_encoder() is encoder
+    finally:
+        revise_module._SHARED.clear()
+        revise_module._SHARED.update(saved)

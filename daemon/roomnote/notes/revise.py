@@ -25,7 +25,7 @@ from ..errors import RevisionRefused
 from ..transcript import RedactedTranscript
 from .composer import quote, read_transcript
 from .facts import fact_items
-from .formats import FORMAT_TITLES, FORMATS, sections_for
+from .formats import FORMAT_TITLES, sections_for
 from .lexicons import THEMES
 from .model import EMPTY_SECTION, NO_SPEECH, Item, Note, Revision, Section
 
@@ -98,8 +98,15 @@ _DEFAULT = object()
 _SHARED: dict[str, object] = {}
 
 
+def set_shared_encoder(encoder) -> None:
+    """Make revise_note's default the encoder the caller already loaded with its own
+    configuration (pipeline.load_note_encoder); None means word overlap alone."""
+    _SHARED["encoder"] = encoder
+
+
 def shared_encoder():
-    """The sentence encoder of the shipped manifest, loaded (and verified, P6) once per process."""
+    """revise_note's default encoder: the one set with set_shared_encoder, else the shipped
+    manifest's, loaded (and verified, P6) once per process from the default models.dir."""
     if "encoder" not in _SHARED:
         from ..config import Config
         from .encoder import load_encoder
@@ -288,4 +295,4 @@ def _add_details(content: dict[str, list[Item]], rt: RedactedTranscript, note: N
     return {**content, "reports": reports}
 
 
-__all__ = ["revise_note", "parse_instruction", "Instruction", "RevisionRefused", "FORMATS"]
+__all__ = ["revise_note", "parse_instruction", "Instruction", "RevisionRefused", "set_shared_encoder"]
