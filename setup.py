@@ -21,6 +21,7 @@ setup(
         "vosk>=0.3.45",
         "cffi>=1.15",  # zero-copy audio into vosk
         "names>=0.3.0",  # US Census 1990 name lists for the redactor
+        "tokenizers>=0.20",  # the sentence encoder's tokenizer (never torch/transformers)
     ],
     extras_require={
         # silero-vad is installed separately with --no-deps (Makefile): only its ONNX file is used

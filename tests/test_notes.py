@@ -373,11 +373,13 @@ def test_cpt_time_code_boundaries(seconds, code):
 def test_session_facts_are_in_the_note():
     note = compose_note(transcript(SESSION, report={"NAME": 1, "PHONE": 1, "DATE": 1}), "dap", facts(50))
     facts_text = " ".join(it.text for it in note.section("data").items if it.kind == "fact")
-    assert "2025-03-04" in facts_text and "14:00-14:50" in facts_text and "50 min" in facts_text
+    # the date of service is in the session record, not in item text (the egress check, P2)
+    assert "2025-03-04" not in facts_text and "14:00-14:50 UTC" in facts_text and "50 min" in facts_text
     assert "in person" in facts_text and "90834" in facts_text
     d = to_dict(note)
     assert d["session"]["device_id"] == "box-7" and d["session"]["consent"].startswith("verbal consent")
     assert d["session"]["modality"] == "in person" and d["session"]["cpt_code"] == "90834"
+    assert d["session"]["date"] == "2025-03-04"
     assert d["redaction_counts"] == {"NAME": 1, "PHONE": 1, "DATE": 1}
 
 
@@ -413,11 +415,12 @@ def test_markdown_shows_sections_evidence_and_redactions(fmt):
 def test_to_dict_is_json(fmt):
     note = compose_note(transcript(DISCLOSURE), fmt, facts())
     d = json.loads(json.dumps(to_dict(note)))
-    assert d["schema"] == "roomnote.note/1" and d["format"] == fmt and d["note_id"] == note.note_id
+    assert d["schema"] == "roomnote.note/2" and d["format"] == fmt and d["note_id"] == note.note_id
     assert [s["key"] for s in d["sections"]] == [s.key for s in FORMATS[fmt]]
     assert d["risk_flags"] == ["suicidal_ideation"]
     ev = next(e for s in d["sections"] for it in s["items"] for e in it["evidence"])
-    assert set(ev) == {"segment_id", "start", "end", "cue"}
+    assert set(ev) == {"segment_id", "start", "end", "cue", "basis", "score"}
+    assert d["composer"] == {"generator": "extractive", "encoder": None} and d["revisions"] == []
 
 
 # --- speed ------------------------------------------------------------------------------

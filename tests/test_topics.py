@@ -197,7 +197,7 @@ def test_no_log_line_report_or_error_carries_a_redacted_value(caplog, default_co
     t = transcript(*SESSION)
     facts = session_facts(default_config, t, datetime.now(timezone.utc), "sess1")
     rt = redact_transcript(transcript(*SESSION))
-    note = note_from_transcript(t, "soap", facts, policy_from_config(default_config.redaction))
+    note = note_from_transcript(t, "soap", facts, policy=policy_from_config(default_config.redaction))
     report = repr(dataclasses.asdict(rt.report))
     assert rt.report.counts and rt.report.topics
     assert all(isinstance(v, int) for v in [*rt.report.counts.values(), *rt.report.topics.values()])

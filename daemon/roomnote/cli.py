@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--format", choices=NOTE_FORMATS, help="note format (default: notes.format of the config)")
     pr.add_argument("--out", type=Path, default=Path("."), help="directory for the note's JSON and Markdown (default: .)")
     pr.add_argument("--config", type=Path, help="TOML configuration file")
+    pr.add_argument("--format-out", default="json,md", metavar="LIST", type=_output_list,
+                    help=f"files to write, comma-separated from {','.join(OUTPUTS)} (default: json,md)")
     pr.set_defaults(func=cmd_process)
 
     m = sub.add_parser("models", help="the models manifest")
@@ -57,16 +59,40 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# Output files of `process --format-out`: name -> file suffix.
+OUTPUTS = {"json": ".json", "md": ".md", "txt": ".txt", "fhir": ".fhir.json"}
+
+
+def _output_list(text: str) -> list[str]:
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in OUTPUTS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(OUTPUTS)}, got {text!r}")
+    return list(dict.fromkeys(names))
+
+
+def _render_outputs(note, markdown: str, names: list[str]) -> dict[str, str]:
+    from .notes import to_dict, to_fhir, to_text
+
+    render = {"json": lambda: json.dumps(to_dict(note), indent=2, ensure_ascii=False) + "\n",
+              "md": lambda: markdown + "\n",
+              "txt": lambda: to_text(note),
+              "fhir": lambda: json.dumps(to_fhir(note), indent=2, ensure_ascii=False) + "\n"}
+    return {f"{note.note_id}{OUTPUTS[n]}": render[n]() for n in names}
+
+
 def cmd_process(args) -> int:
     from .audio.wavfile import read_wav_info, wav_frames
-    from .notes import to_dict, to_markdown
-    from .pipeline import load_engines, new_session_id, note_from_transcript, session_facts, transcribe
+    from .notes import to_markdown
+    from .pipeline import (load_engines, load_note_encoder, new_session_id, note_from_transcript,
+                           session_facts, transcribe)
     from .redact.topics import policy_from_config
 
     cfg = load_config(args.config)
     fmt = args.format or cfg.notes.format
     info = read_wav_info(args.wav)  # bad input fails here, before models load
     _check_out_dir(args.out)
+    encoder = load_note_encoder(cfg)  # verified (P6) before any audio is read
     engines = load_engines(cfg)
     try:
         transcript = transcribe(wav_frames(args.wav), engines, cfg)
@@ -77,11 +103,11 @@ def cmd_process(args) -> int:
     # The recording ended when the file was last written; it started `duration` before.
     ended = datetime.fromtimestamp(args.wav.stat().st_mtime, timezone.utc)
     facts = session_facts(cfg, transcript, ended, new_session_id())
-    note = note_from_transcript(transcript, fmt, facts, policy_from_config(cfg.redaction))
+    note = note_from_transcript(transcript, fmt, facts, encoder, policy_from_config(cfg.redaction))
     markdown = to_markdown(note)
     print(markdown)  # printed first, so a full disk below loses nothing
-    _write_atomic(args.out / f"{note.note_id}.json", json.dumps(to_dict(note), indent=2, ensure_ascii=False) + "\n")
-    _write_atomic(args.out / f"{note.note_id}.md", markdown + "\n")
+    for name, text in _render_outputs(note, markdown, args.format_out).items():
+        _write_atomic(args.out / name, text)
     log.info("note %s (%s, %.0f s audio) written to %s", note.note_id, fmt, info.duration, args.out)
     return 0
 

@@ -46,6 +46,7 @@ class ModelsConfig:
 @dataclass(frozen=True)
 class NotesConfig:
     format: str = "soap"
+    encoder: str = "all-minilm-l6-v2-int8"  # manifest name of the sentence encoder; "" = cue lexicons only
 
 
 @dataclass(frozen=True)

@@ -18,3 +18,7 @@ class ModelError(RoomnoteError):
 
 class AudioError(RoomnoteError):
     pass
+
+
+class RevisionRefused(RoomnoteError):
+    """A revision instruction that cannot be carried out from the transcript; nothing changed."""

@@ -32,7 +32,7 @@ class ModelFile:
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
-    kind: str  # "vad" | "asr"
+    kind: str  # "vad" | "asr" | "encoder"
     engine: str  # "silero" | "vosk" | "pocketsphinx"
     language: str  # "" when language-independent
     version: str
@@ -99,8 +99,17 @@ def model_root(entry: ModelEntry, models_dir: str | Path) -> Path | None:
         root = Path(list(spec.submodule_search_locations)[0]) / sub
     elif scheme == "provisioned":
         root = Path(models_dir) / rest
+    elif scheme == "built":
+        # built by `make` from a package (the sentence encoder): provisioned copy first,
+        # else the one next to the shipped manifest (models/ in the source tree)
+        root = Path(models_dir) / rest
+        if not root.is_dir():
+            try:
+                root = default_manifest_path().parent / rest
+            except ModelError:
+                return None
     else:
-        raise ModelError(f"model {entry.name}: unknown location {entry.location!r}; use package:... or provisioned:...")
+        raise ModelError(f"model {entry.name}: unknown location {entry.location!r}; use package:..., provisioned:... or built:...")
     return root if root.is_dir() else None
 
 

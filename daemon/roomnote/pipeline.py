@@ -84,10 +84,21 @@ def session_facts(cfg: Config, transcript: Transcript, ended_at: datetime, sessi
 
 
 def note_from_transcript(transcript: Transcript, fmt: str, facts: SessionFacts,
-                         policy: RedactionPolicy | None = None) -> Note:
-    """Redact (with the office's policy; None: the defaults), compose, then drop the raw
-    transcript (P1): only the note survives."""
+                         encoder=None, policy: RedactionPolicy | None = None) -> Note:
+    """Redact (with the office's topic policy; None: the defaults), compose, then drop the
+    raw transcript (P1): only the note survives."""
     try:
-        return compose_note(redact_transcript(transcript, policy), fmt, facts)
+        return compose_note(redact_transcript(transcript, policy), fmt, facts, encoder=encoder)
     finally:
         transcript.wipe()
+
+
+def load_note_encoder(cfg: Config, manifest: Manifest | None = None):
+    """The sentence encoder named by notes.encoder, verified against the manifest (P6);
+    None when notes.encoder is "" (the cue lexicons alone then compose the note)."""
+    if not cfg.notes.encoder:
+        return None
+    from .notes.encoder import load_encoder
+
+    return load_encoder(manifest or load_manifest(cfg.models.manifest or None), cfg.models.dir,
+                        cfg.notes.encoder)

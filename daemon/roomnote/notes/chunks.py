@@ -45,8 +45,9 @@ class Chunk:
         t = seg.start + (seg.end - seg.start) * (word / n if n else 0.0)
         return min(max(round(t, 2), seg.start), seg.end)
 
-    def evidence(self, cue: str | None = None) -> Evidence:
-        return Evidence(self.segment.id, self.start, self.end, cue)
+    def evidence(self, cue: str | None = None, basis: str = "cue", score: float | None = None) -> Evidence:
+        return Evidence(self.segment.id, self.start, self.end, cue, basis,
+                        None if score is None else round(float(score), 3))
 
 
 def cut_points(n_words: int, protected: list[tuple[int, int]], words: tuple[str, ...]) -> list[int]:

@@ -18,9 +18,11 @@ from ..transcript import RedactedTranscript
 from .chunks import Chunk
 from .facts import cpt_code, fact_items
 from .formats import sections_for
-from .lexicons import RISK
+from .lexicons import RISK, SI_ACTIVE, SI_PASSIVE, SI_PLAN_ABSENT, SI_PLAN_PRESENT
+from .matching import CueIndex
 from .model import (EMPTY_SECTION, NO_SPEECH, RISK_NOT_ASSESSED, Evidence, Item, Note, Section,
                     SessionFacts, note_id_for)
+from .semantic import annotate
 from .signals import ChunkSignals, read_segment
 
 # How many quotes of each kind a note carries at most; the best-cued ones are kept.
@@ -35,18 +37,27 @@ _QUOTE_KINDS = {"plan": "plan", "goals": "goal", "responses": "response", "repor
 _LABELLED_SPEAKERS = frozenset({"client", "therapist"})
 
 
+def read_transcript(rt: RedactedTranscript) -> list[ChunkSignals]:
+    """Every chunk of the session with the cues it holds, in time order."""
+    return [sig for seg in sorted(rt.segments, key=lambda s: (s.start, s.id))
+            for sig in read_segment(seg)]
+
+
 def compose_note(rt: RedactedTranscript, fmt: str, facts: SessionFacts, *,
-                 created_at: datetime | None = None) -> Note:
+                 created_at: datetime | None = None, encoder=None) -> Note:
     """The note for one session in one format. Pure: same input, same note.
 
     created_at defaults to the end of the session, which keeps composing deterministic;
-    a revision passes its own time.
+    a revision passes its own time. With a sentence encoder (encoder.SentenceEncoder)
+    interventions and quotes are also found by meaning (semantic.py); without one, the
+    cue lexicons alone decide.
     """
     fmt = fmt.strip().lower() if isinstance(fmt, str) else fmt
     specs = sections_for(fmt)
     identified = any(s.speaker in _LABELLED_SPEAKERS for s in rt.segments)
-    signals = [sig for seg in sorted(rt.segments, key=lambda s: (s.start, s.id))
-               for sig in read_segment(seg)]
+    signals = read_transcript(rt)
+    if encoder is not None and signals:
+        annotate(signals, encoder)
     no_speech = not signals
 
     if no_speech:
@@ -64,7 +75,7 @@ def compose_note(rt: RedactedTranscript, fmt: str, facts: SessionFacts, *,
                 created_at=created_at or facts.ended_at, facts=facts, sections=sections,
                 redaction_counts=dict(rt.report.counts), no_speech=no_speech,
                 cpt_code=cpt_code(facts.duration_s), speakers_identified=identified,
-                risk_flags=flags)
+                risk_flags=flags, encoder=getattr(encoder, "name", None))
 
 
 def _gather(signals: list[ChunkSignals], facts: SessionFacts,
@@ -75,7 +86,8 @@ def _gather(signals: list[ChunkSignals], facts: SessionFacts,
         "facts": fact_items(facts, identified),
         "themes": _labelled(signals, lambda s: s.themes, _may_discuss, "Theme", "theme", by_count=True),
         "interventions": _labelled(signals, lambda s: s.interventions, _may_intervene,
-                                   "Intervention", "intervention"),
+                                   "Intervention", "intervention",
+                                   semantic=lambda s: s.semantic_interventions),
         "risk": risk_items,
     }
     content.update(_quotes(signals))
@@ -112,7 +124,7 @@ def _quote_kind(s: ChunkSignals) -> str | None:
         long_enough = s.chunk.hi - s.chunk.lo >= MIN_REPORT_WORDS
         asked = any(f.stance == "screening" for f in s.risks)
         return "reports" if _may_be_client(s) and long_enough and not asked else None
-    if s.plans:
+    if s.plans or "homework assignment" in s.interventions:
         return "plan"
     if not _may_be_client(s):
         return None
@@ -122,6 +134,8 @@ def _quote_kind(s: ChunkSignals) -> str | None:
         return "responses"
     if (s.reports or s.themes) and s.chunk.hi - s.chunk.lo >= MIN_REPORT_WORDS:
         return "reports"
+    if s.semantic_kind and not s.interventions and not s.semantic_interventions:
+        return s.semantic_kind[0]  # placed by meaning (semantic.py): no cue matched
     return None
 
 
@@ -139,6 +153,30 @@ def _first_cue(s: ChunkSignals, kind: str) -> str | None:
     return min(matches, key=lambda m: m.start).cue if matches else None
 
 
+def _quote_evidence(s: ChunkSignals, kind: str) -> Evidence:
+    cue = _first_cue(s, kind)
+    if cue is None and s.semantic_kind and s.semantic_kind[0] == kind:
+        return s.chunk.evidence(None, "encoder", s.semantic_kind[1])
+    return s.chunk.evidence(cue)
+
+
+_REFERRAL_CUES = frozenset({"referral", "refer you"})
+_APPOINTMENT_CUES = frozenset({"next week", "next session", "next time", "see you on", "see you next",
+                               "see you in", "meet again", "let's meet", "before we meet"})
+
+
+def _plan_category(s: ChunkSignals) -> str:
+    """What kind of plan a plan quote is: referral, homework, next appointment (or "")."""
+    cues = {m.cue for m in s.plans}
+    if cues & _REFERRAL_CUES:
+        return "referral"
+    if "homework assignment" in s.interventions or "homework" in cues:
+        return "homework"
+    if cues & _APPOINTMENT_CUES:
+        return "next_appointment"
+    return ""
+
+
 def quote(chunk: Chunk) -> str:
     return f'"{chunk.text}"'
 
@@ -152,7 +190,8 @@ def _quotes(signals: list[ChunkSignals]) -> dict[str, list[Item]]:
     out = {}
     for kind, limit in MAX_QUOTES.items():
         ranked = sorted(by_kind[kind], key=lambda p: (-_score(p[1], kind), p[0]))[:limit]
-        out[kind] = [Item(quote(s.chunk), [s.chunk.evidence(_first_cue(s, kind))], _QUOTE_KINDS[kind])
+        out[kind] = [Item(quote(s.chunk), [_quote_evidence(s, kind)], _QUOTE_KINDS[kind],
+                          _plan_category(s) if kind == "plan" else "")
                      for _, s in sorted(ranked, key=lambda p: p[0])]
     return out
 
@@ -161,14 +200,17 @@ def _quotes(signals: list[ChunkSignals]) -> dict[str, list[Item]]:
 
 def _labelled(signals: list[ChunkSignals], hits: Callable[[ChunkSignals], dict],
               allowed: Callable[[ChunkSignals], bool], prefix: str, kind: str,
-              by_count: bool = False) -> list[Item]:
-    """One item per label, its evidence every chunk where one of the label's cues was heard."""
+              by_count: bool = False, semantic: Callable[[ChunkSignals], dict] | None = None) -> list[Item]:
+    """One item per label, its evidence every chunk where one of the label's cues was heard
+    (and, with an encoder, every chunk whose meaning is close to the label's examples)."""
     evidence: dict[str, list[Evidence]] = {}
     for s in signals:
         if not allowed(s):
             continue
         for label, matches in hits(s).items():
             evidence.setdefault(label, []).append(s.chunk.evidence(matches[0].cue))
+        for label, score in (semantic(s) if semantic else {}).items():
+            evidence.setdefault(label, []).append(s.chunk.evidence(None, "encoder", score))
     labels = list(evidence)  # first heard first
     if by_count:
         labels.sort(key=lambda lb: -len(evidence[lb]))
@@ -204,16 +246,56 @@ def _risk(signals: list[ChunkSignals]) -> tuple[list[Item], list[str]]:
             answer = _answer_to(signals, i) if f.stance == "screening" else None
             if answer is not None:
                 text += f"; next utterance: {quote(answer)}"
-                evidence.append(answer.evidence())
+                evidence.append(answer.evidence(None, "context"))
             items.append(Item(text, evidence, "risk", f"{f.category}:{f.stance}"))
     if not items:
         return [Item(RISK_NOT_ASSESSED, [], "risk_not_assessed")], []
     flags = [c for c in RISK if c in raised]
+    if "suicidal_ideation" in flags:
+        summary = _si_summary(signals)
+        if summary is not None:
+            items.insert(0, summary)
     if flags:
         labels = ", ".join(RISK[c].label for c in flags)
         flag_ev = sorted((e for c in flags for e in raised[c]), key=lambda e: e.start)
         items.insert(0, Item(f"Risk flagged for clinician review: {labels}.", flag_ev, "risk", "flag"))
     return items, flags
+
+
+_SI_INDEX = CueIndex({"passive": (SI_PASSIVE, ()), "active": (SI_ACTIVE, ()),
+                      "plan_absent": (SI_PLAN_ABSENT, ()), "plan_present": (SI_PLAN_PRESENT, ())})
+
+
+def _si_summary(signals: list[ChunkSignals]) -> Item | None:
+    """Suicidal ideation in the client's own terms: "passive thoughts of death; no plan stated".
+
+    Built only from the client's disclosures and what the client said about a plan (each
+    phrase in the evidence); a plan never mentioned is said to be not discussed, never absent.
+    """
+    found: dict[str, list[Evidence]] = defaultdict(list)
+    for s in signals:
+        if not _may_be_client(s) and s.speaker != "client":
+            continue
+        hits = _SI_INDEX.find(s.chunk.tokens)
+        disclosed = any(f.category == "suicidal_ideation" and f.stance == "disclosure" for f in s.risks)
+        for name, matches in hits.items():
+            inside = [m for m in matches if s.chunk.lo <= m.start < s.chunk.hi]
+            if inside and (disclosed or name.startswith("plan")):
+                found[name].append(s.chunk.evidence(inside[0].cue))
+    kinds = [k for k in ("passive", "active") if found[k]]
+    if not kinds:
+        return None
+    what = {("passive",): "passive thoughts of death", ("active",): "active thoughts of suicide",
+            ("passive", "active"): "passive thoughts of death and active thoughts of suicide"}[tuple(kinds)]
+    if found["plan_present"]:
+        plan, plan_ev = "a plan or method mentioned by the client", found["plan_present"]
+    elif found["plan_absent"]:
+        plan, plan_ev = "no plan, as the client stated", found["plan_absent"]
+    else:
+        plan, plan_ev = "plan not discussed", []
+    evidence = sorted([e for k in kinds for e in found[k]] + plan_ev, key=lambda e: e.start)
+    return Item(f"Suicidal ideation as discussed: {what}; {plan}.", evidence, "risk",
+                "suicidal_ideation:summary")
 
 
 def _answer_to(signals: list[ChunkSignals], i: int) -> Chunk | None:

@@ -48,8 +48,10 @@ def fact_items(facts: SessionFacts, speakers_identified: bool) -> list[Item]:
         return Item(text, [], "fact", category)
 
     items = [
-        fact(f"Session on {start.date().isoformat()}, {start:%H:%M}-{end:%H:%M}, "
-             f"{duration_text(facts.duration_s)}.", "duration"),
+        # The date of service lives in the note's session record (a box field): in an item's
+        # text the egress check (P2) would rightly treat it as a date about the client.
+        fact(f"Session time {start:%H:%M}-{end:%H:%M} UTC, {duration_text(facts.duration_s)}.",
+             "duration"),
         fact(f"Speech detected: {duration_text(facts.speech_s)}.", "speech_time"),
         fact(f"Modality: {facts.modality}.", "modality"),
         fact("Audio-only recording: no observations of appearance or behaviour were made.",

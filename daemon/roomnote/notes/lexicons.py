@@ -21,7 +21,8 @@ REPORT = (
     "i'm so", "i'm really", "i'm just", "i'm always", "i'm scared", "i'm afraid", "i'm tired",
     "i'm worried", "i worry", "i was so", "i was really", "i don't know how", "i just",
     "i haven't been", "i started", "i stopped", "it's been", "it was hard", "it's hard",
-    "my mind", "my chest", "my heart",
+    "my mind", "my chest", "my heart", "i thought i was", "i still feel", "i was hurt",
+    "i felt hurt", "i feel hurt",
 )
 
 # Themes: what the session was about. Label -> cues. Printed as "Theme: <label>".
@@ -34,7 +35,7 @@ THEMES: dict[str, tuple[str, ...]] = {
                  "no energy", "pointless", "miserable"),
     "sleep": ("sleep", "sleeping", "slept", "insomnia", "nightmares", "nightmare",
               "awake at night", "lie awake", "lying awake", "can't fall asleep", "fall asleep",
-              "exhausted"),
+              "exhausted", "waking up", "woke up at", "wake up at"),
     "anger and irritability": ("angry", "anger", "irritable", "furious", "snapped", "yelled",
                                "yelling", "frustrated", "frustrating", "lose my temper",
                                "lost my temper"),
@@ -46,7 +47,8 @@ THEMES: dict[str, tuple[str, ...]] = {
     "work and school": ("at work", "my job", "my boss", "my manager", "coworker", "coworkers",
                         "colleague", "colleagues", "deadline", "deadlines", "the office",
                         "at school", "my classes", "exams", "exam", "got fired", "laid off",
-                        "performance review", "meeting at work"),
+                        "performance review", "meeting at work", "my work", "i work", "leave work",
+                        "your boss", "your job", "your manager"),
     "grief and loss": ("passed away", "died", "funeral", "grief", "grieving", "miss her",
                        "miss him", "since she died", "since he died", "lost my"),
     "substance use": ("drinking", "alcohol", "drunk", "beers", "wine", "weed", "marijuana",
@@ -84,7 +86,8 @@ INTERVENTIONS: dict[str, tuple[str, ...]] = {
         "notice your breath", "notice your breathing", "take a deep breath", "deep breath",
         "deep breaths", "breathe in", "breathe out", "breathing exercise", "grounding",
         "ground yourself", "five things you can see", "things you can see", "body scan",
-        "feet on the floor", "be present", "mindfulness", "mindful", "just notice"),
+        "feet on the floor", "be present", "mindfulness", "mindful", "just notice",
+        "make room for", "let it be there", "without fighting it", "without judging"),
     "exposure": (
         "exposure", "fear ladder", "hierarchy", "stay with the anxiety",
         "stay with the discomfort", "stay in the situation", "instead of avoiding",
@@ -105,12 +108,14 @@ INTERVENTIONS: dict[str, tuple[str, ...]] = {
         "what's one thing you could", "one thing you could do"),
     "safety planning": (
         "safety plan", "crisis line", "crisis number", "nine eight eight",
-        "call nine one one", "emergency room", "who could you call", "who can you call",
+        "call nine one one", "emergency room", "who could you call", "who can you call", "who you can call", "who you could call",
         "reasons for living", "warning signs", "keep yourself safe", "stay safe"),
     "homework assignment": (
         "for homework", "your homework", "homework", "between now and next",
         "i'd like you to try", "try this week", "this week i'd like you", "worksheet",
-        "keep a log", "write them down", "write it down", "write down"),
+        "keep a log", "write them down", "write it down", "write down", "practise it",
+        "practice it", "practise this", "practice this", "keep practising", "keep practicing",
+        "track your"),
 }
 
 # Client responses to the work of the session.
@@ -135,7 +140,10 @@ PLAN = (
     "next week", "homework", "before we meet", "next session", "next time", "practice",
     "practise", "follow up", "over the next", "during the week", "this coming week",
     "i'll try", "i'm going to try", "we'll", "we will", "let's plan", "the plan is",
-    "referral", "refer you", "see you on", "safety plan",
+    "referral", "refer you", "see you on", "safety plan", "see you next", "see you in",
+    "meet again", "let's meet", "encourage you to", "i could try", "i can try", "i'll call",
+    "i'll go", "i'll do", "i'll make", "i'll write", "i'll text", "i'll save", "i'll ask",
+    "i'll bring", "i'll practise", "i'll practice", "i'll keep",
 )
 
 
@@ -166,7 +174,8 @@ RISK: dict[str, RiskCues] = {
             "wish i were dead", "wish i wasn't here", "don't want to be here anymore",
             "don't want to live", "don't want to be alive", "no reason to live",
             "not worth living", "suicidal", "suicide", "hang myself", "shoot myself",
-            "overdose", "never wake up", "kill yourself", "killing yourself",
+            "overdose", "never wake up", "go to sleep and never wake up",
+            "go to sleep and not wake up", "wish i could disappear", "tired of living", "kill yourself", "killing yourself",
             "end your life", "ending your life", "take your life",
         ),
         denial=("no thoughts of suicide", "no suicidal thoughts"),
@@ -188,7 +197,7 @@ RISK: dict[str, RiskCues] = {
         label="harm to others",
         disclosure=(
             "hurt him", "hurt her", "hurt them", "kill him", "kill her", "kill them",
-            "hurt someone", "hurt somebody", "kill someone", "kill somebody", "hurt people",
+            "hurting him", "hurting her", "hurting them", "hurt someone", "hurt somebody", "kill someone", "kill somebody", "hurt people",
             "hurt anyone", "hurting anyone", "harm anyone", "harming anyone",
             "hurting someone", "hurting other people", "harm others", "harming others",
             "make him pay", "make her pay", "make them pay",
@@ -200,7 +209,7 @@ RISK: dict[str, RiskCues] = {
         disclosure=(
             "hits me", "hit me", "beats me", "beat me", "slapped me", "choked me", "kicked me", "threatens me", "threatened me", "threatened to kill me",
             "touched me", "abused me", "abusing me", "abusive", "abuse", "neglect",
-            "neglected", "afraid to go home", "scared to go home", "locks me", "locked me in",
+            "neglected", "neglected me", "neglecting me", "afraid to go home", "scared to go home", "locks me", "locked me in",
             "anyone hurting you", "anyone hurt you", "someone hurting you", "anyone hitting you",
             "anyone hit you",
         ),
@@ -209,3 +218,27 @@ RISK: dict[str, RiskCues] = {
                  "hit me when", "beat me at", "beat me to"),
     ),
 }
+
+
+# Suicidal ideation as discussed (composer._si_summary): how the client described it and what
+# they said about a plan. Passive and active cues are disclosure cues of RISK above.
+SI_PASSIVE = (
+    "never wake up", "go to sleep and never wake up", "go to sleep and not wake up",
+    "better off dead", "better off without me", "wish i was dead", "wish i were dead",
+    "wish i wasn't here", "don't want to be here anymore", "wish i could disappear",
+    "tired of living", "don't want to be alive", "don't want to live", "no reason to live",
+    "not worth living", "want to die", "wanted to die",
+)
+SI_ACTIVE = (
+    "kill myself", "killing myself", "end my life", "ending my life", "take my life",
+    "take my own life", "hang myself", "shoot myself", "overdose", "end it all",
+)
+SI_PLAN_ABSENT = (
+    "don't have a plan", "no plan", "haven't made a plan", "haven't planned", "never made a plan",
+    "wouldn't act on", "would never act on", "never act on it", "no intention",
+)
+SI_PLAN_PRESENT = (
+    "i have a plan", "i've made a plan", "i made a plan", "i've planned", "i planned",
+    "how i would", "how i'd do it", "saved up pills", "saving my pills", "bought a rope",
+    "wrote a note", "i have the pills", "i've got the pills",
+)

@@ -25,12 +25,18 @@ class Evidence:
     Segments carry no word times after redaction, so when an item quotes part of a long
     segment, start/end are estimated by word position inside the segment's time range.
     `cue` is the phrase, verbatim from the segment, that earned the item its label.
+    `basis` says how the stretch was judged: "cue" (a lexicon phrase, or the quote itself),
+    "encoder" (sentence-encoder similarity `score` to the label's examples, semantic.py),
+    "revision" (found for a revision instruction, revise.py) or "context" (the utterance
+    right after a risk screening question).
     """
 
     segment_id: str
     start: float
     end: float
     cue: str | None = None
+    basis: str = "cue"
+    score: float | None = None
 
 
 @dataclass
@@ -77,6 +83,19 @@ class SessionFacts:
     modality: str = "in person"  # the box sits in the office
 
 
+@dataclass(frozen=True)
+class Revision:
+    """One revision of a note: its version, what kind of instruction, when.
+
+    The instruction's words are not kept: they may name the client ("remove the part
+    about [NAME]") and the note leaves the box.
+    """
+
+    version: int
+    kind: str  # "detail" | "shorter" | "remove" | "reformat"
+    created_at: datetime
+
+
 @dataclass
 class Note:
     note_id: str
@@ -90,6 +109,9 @@ class Note:
     cpt_code: str | None = None  # suggested psychotherapy time code, see facts.cpt_code
     speakers_identified: bool = False  # False: quotes are not attributed to anyone
     risk_flags: list[str] = field(default_factory=list)  # risk categories raised, for triage
+    encoder: str | None = None  # sentence encoder used, None when cue lexicons alone placed items
+    generator: str = "extractive"  # who wrote the items' text (generator.py)
+    revisions: list["Revision"] = field(default_factory=list)  # how versions 2.. came about
 
     def section(self, key: str) -> Section:
         for s in self.sections:

@@ -1,18 +1,32 @@
-"""A note as JSON-ready data (schema roomnote.note/1) and as Markdown for the clinician."""
+"""A note as JSON-ready data (schema roomnote.note/2, docs/note-schema.md), as Markdown for
+the clinician, and as plain text that pastes cleanly into an EHR (fhir.py has the FHIR form)."""
 from __future__ import annotations
 
 from .facts import duration_text, whole_minutes
 from .formats import FORMAT_TITLES
 from .model import Evidence, Item, Note
 
-SCHEMA = "roomnote.note/1"
+SCHEMA = "roomnote.note/2"
 _EVIDENCE_SHOWN = 3  # markdown lists this many evidence spans per item, then "+N more"
 # Quotes of these kinds share sections with plain reports; a lead-in tells them apart.
 _LEAD_INS = {"goal": "Goal", "response": "Response"}
+_PLAN_LEAD_INS = {"referral": "Referral", "homework": "Homework", "next_appointment": "Next appointment"}
+
+
+def _lead_in(it: Item) -> str:
+    """The item's text with the lead-in a reader needs to tell it from its neighbours."""
+    if it.kind in _LEAD_INS:
+        return f"{_LEAD_INS[it.kind]}: {it.text}"
+    if it.kind == "plan" and it.category in _PLAN_LEAD_INS:
+        return f"{_PLAN_LEAD_INS[it.category]}: {it.text}"
+    if it.category == "detail":
+        return f"More detail: {it.text}"
+    return it.text
 
 
 def _evidence_dict(e: Evidence) -> dict:
-    return {"segment_id": e.segment_id, "start": e.start, "end": e.end, "cue": e.cue}
+    return {"segment_id": e.segment_id, "start": e.start, "end": e.end, "cue": e.cue,
+            "basis": e.basis, "score": e.score}
 
 
 def _item_dict(it: Item) -> dict:
@@ -49,6 +63,9 @@ def to_dict(note: Note) -> dict:
         "sections": [{"key": s.key, "title": s.title, "items": [_item_dict(it) for it in s.items]}
                      for s in note.sections],
         "redaction_counts": dict(note.redaction_counts),
+        "composer": {"generator": note.generator, "encoder": note.encoder},
+        "revisions": [{"version": r.version, "kind": r.kind, "created_at": r.created_at.isoformat()}
+                      for r in note.revisions],
     }
 
 
@@ -90,7 +107,7 @@ def to_markdown(note: Note) -> str:
     for s in note.sections:
         lines += ["", f"## {s.title}", ""]
         for it in s.items:
-            text = f"{_LEAD_INS[it.kind]}: {it.text}" if it.kind in _LEAD_INS else it.text
+            text = _lead_in(it)
             ev = evidence_text(it.evidence)
             lines.append(f"- {text} {ev}" if ev else f"- {text}")
     counts = note.redaction_counts
@@ -101,3 +118,43 @@ def to_markdown(note: Note) -> str:
     else:
         lines.append("None.")
     return "\n".join(lines) + "\n"
+
+
+_ASCII = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'",
+                        "\u201c": '"', "\u201d": '"', "\u2026": "..."})
+TEXT_WIDTH = 78
+
+
+def to_text(note: Note) -> str:
+    """Plain text for pasting into an EHR's note field: ASCII, no markup, no evidence links.
+
+    Headings in capitals, one item per "- " line wrapped at 78 columns with a hanging
+    indent, lead-ins for goals and responses, the header facts first. Evidence stays in the
+    JSON on the box; the text says which version of which note it is.
+    """
+    import textwrap
+
+    f = note.facts
+    title = FORMAT_TITLES.get(note.format, note.format.upper())
+    start, end = f.started_at, f.ended_at
+    head = [
+        f"{title} PSYCHOTHERAPY NOTE",
+        f"Date of service: {start.date().isoformat()}, {start:%H:%M}-{end:%H:%M} ({duration_text(f.duration_s)})",
+        f"Modality: {f.modality}",
+        f"Suggested CPT code: {note.cpt_code or 'none (under 16 min)'} (confirm face-to-face time)",
+        f"Consent: {f.consent or 'not recorded'}",
+        f"Composed on device {f.device_id}; note {note.note_id} version {note.version}",
+    ]
+    if note.risk_flags:
+        head.append("RISK FLAGGED FOR CLINICIAN REVIEW")
+    lines = list(head)
+    for s in note.sections:
+        lines += ["", f"{s.title.upper()}:"]
+        for it in s.items:
+            text = _lead_in(it)
+            lines += textwrap.wrap(text, TEXT_WIDTH, initial_indent="- ", subsequent_indent="  ",
+                                   break_long_words=False, break_on_hyphens=False)
+    counts = note.redaction_counts
+    lines += ["", "Identifiers removed on the device: "
+              + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) if counts else "none")]
+    return "\n".join(line.translate(_ASCII).rstrip() for line in lines) + "\n"

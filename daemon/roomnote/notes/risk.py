@@ -29,6 +29,13 @@ _NEGATORS = frozenset({"no", "not", "never", "don't", "doesn't", "didn't", "have
                        "hadn't", "won't", "wouldn't", "isn't", "wasn't", "aren't", "weren't",
                        "nobody", "nothing", "none", "nor", "without"})
 _FILLER_AFTER = frozenset({"know", "mean", "see"})  # "you know", "i mean", "don't know"
+# "my husband hits me": a possessive and a person is the clause's (third-person) subject, so
+# words before it ("not good, my husband ...") belong to another clause and never negate it.
+_POSSESSIVES = frozenset({"my", "his", "her", "their", "our"})
+_PERSONS = frozenset({"husband", "wife", "partner", "boyfriend", "girlfriend", "ex", "dad", "father",
+                      "mom", "mum", "mother", "stepdad", "stepfather", "stepmom", "stepmother",
+                      "parents", "brother", "sister", "uncle", "aunt", "grandfather", "grandmother",
+                      "son", "daughter", "boss", "roommate", "friend", "coach", "teacher"})
 _PAST_MARKERS = frozenset({"anymore", "any"})  # "doesn't hit me anymore" / "any more"
 
 STANCES = ("disclosure", "denial", "screening", "mention")
@@ -58,7 +65,7 @@ def _clause_before(words: tuple[str, ...], index: int) -> list[str]:
         if nxt in _FILLER_AFTER:  # "you know", "don't know": fillers, not meaning
             continue
         out.append(w)
-        if w in _SUBJECTS:
+        if w in _SUBJECTS or (w in _POSSESSIVES and nxt in _PERSONS):
             break
     return out
 
@@ -70,7 +77,7 @@ def stance_of(words: tuple[str, ...], m: Match, base: str) -> str:
     clause = _clause_before(words, m.start)
     if any(w in _SECOND_PERSON for w in clause):
         return "screening"
-    subject = clause[-1] if clause and clause[-1] in _SUBJECTS else None
+    subject = clause[-1] if clause and (clause[-1] in _SUBJECTS or clause[-1] in _POSSESSIVES) else None
     first_person = any(w in {"myself", "me", "my"} for w in cue_words) or subject in _FIRST_PERSON_SUBJECTS
     if not first_person and subject is not None:
         return "mention"  # about someone else ("he said he'd never hurt anyone")

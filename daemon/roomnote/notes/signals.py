@@ -40,6 +40,9 @@ class ChunkSignals:
     risks: list[RiskFinding] = field(default_factory=list)
     first_person: int = 0  # words like "i", "my"
     second_person: int = 0  # words like "you", "your", not counting "you know"
+    # Set by semantic.annotate when a sentence encoder is used (label -> similarity).
+    semantic_interventions: dict[str, float] = field(default_factory=dict)
+    semantic_kind: tuple[str, float] | None = None  # quote kind by meaning, with similarity
 
     @property
     def speaker(self) -> str:
