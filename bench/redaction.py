@@ -28,16 +28,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "daemon"))
 
-from roomnote.redact.evaluate import Scores, Snippet, load_corpus, roomnote_predict, score  # noqa: E402
+from roomnote.redact.evaluate import (Scores, Snippet, TopicScores, load_corpus, roomnote_predict,  # noqa: E402
+                                      score, topic_scores)
 from roomnote.redact import redact_transcript  # noqa: E402
 from roomnote.redact.redactor import detect  # noqa: E402
 from roomnote.transcript import Segment, Transcript, Word  # noqa: E402
 from roomnote.redact.spans import KINDS  # noqa: E402
-from roomnote.redact.topics import TOPICS, LexiconTopics, is_safety  # noqa: E402
+from roomnote.redact.topics import (ENCODER_THRESHOLD, TOPICS, EncoderTopics, LexiconTopics,  # noqa: E402
+                                    RedactionPolicy, is_safety, load_topic_examples)
 
 CORPUS = ROOT / "tests" / "data" / "redaction_corpus.tsv"
 THROUGHPUT_RUNS = 5
 THROUGHPUT_WORDS = 200_000  # words of transcript redacted per timed run
+ENCODER_WORDS = 20_000  # with the encoder on (about 0.7 ms a passage): a shorter run
+SWEEP = [round(0.40 + 0.025 * k, 3) for k in range(13)]  # encoder thresholds tried on dev
 
 
 def token_offsets(tokens: tuple[str, ...]) -> list[tuple[int, int]]:
@@ -121,7 +125,7 @@ def sessions(words: list[str], target_words: int) -> list[Transcript]:
     return out
 
 
-def throughput(words: list[str], target_words: int) -> float:
+def throughput(words: list[str], target_words: int, policy: RedactionPolicy | None = None) -> float:
     """Median words/s of redact_transcript (detectors, topic policy, pseudonyms, rendering)
     over THROUGHPUT_RUNS runs of target_words words."""
     transcripts = sessions(words, target_words)
@@ -130,7 +134,7 @@ def throughput(words: list[str], target_words: int) -> float:
     for _ in range(THROUGHPUT_RUNS):
         t0 = time.perf_counter()
         for t in transcripts:
-            redact_transcript(t)
+            redact_transcript(t, policy)
         rates.append(n / (time.perf_counter() - t0))
     return statistics.median(rates)
 
@@ -174,7 +178,57 @@ def topic_table(snippets: list[Snippet]) -> None:
         print(f"{t:20} {tp[t] + fn[t]:8d} {tp[t]:6d} {fn[t]:6d} {fp[t]:6d}")
 
 
-def independent_check() -> None:
+def load_topic_encoder():
+    """The note composer's int8 MiniLM (make encoder), or None when it is not built."""
+    from roomnote.errors import RoomnoteError
+    from roomnote.notes.encoder import load_encoder
+
+    try:
+        return load_encoder(None, ROOT / "models")
+    except RoomnoteError as err:
+        print(f"(sentence encoder not available: {err})")
+        return None
+
+
+def with_encoder(encoder, threshold: float = ENCODER_THRESHOLD) -> RedactionPolicy:
+    return RedactionPolicy(detectors=(LexiconTopics(), EncoderTopics(encoder, load_topic_examples(), threshold)))
+
+
+def calibrate(dev: list[Snippet], encoder) -> float:
+    """The threshold with the most (topics found - false flags) on the dev split; on a tie the
+    higher threshold (fewer flags). Prints the sweep."""
+    print(f"{'threshold':>9} {'recall':>6} {'found':>5} {'false':>5}")
+    best, best_gain = SWEEP[0], None
+    for th in SWEEP:
+        sc = topic_scores(dev, with_encoder(encoder, th))
+        gain = sum(sc.found.values()) - sc.false_total
+        print(f"{th:9.3f} {sc.recall():6.3f} {sum(sc.found.values()):5d} {sc.false_total:5d}")
+        if best_gain is None or gain >= best_gain:
+            best, best_gain = th, gain
+    return best
+
+
+def topic_comparison(corpus: list[Snippet], encoder) -> None:
+    """Lexicon alone against lexicon + encoder, per split, per topic."""
+    policies = {"lexicon": RedactionPolicy()}
+    if encoder is not None:
+        policies["lexicon+encoder"] = with_encoder(encoder)
+    for split in ("dev", "test"):
+        part = [s for s in corpus if s.split == split]
+        res: dict[str, TopicScores] = {n: topic_scores(part, p) for n, p in policies.items()}
+        print(f"-- {split} split: {sum(1 for s in part if s.topics - {'safety'})} snippets labelled with a topic, "
+              f"{sum(1 for s in part if not s.topics - {'safety'})} without --")
+        print(f"{'topic':20} {'gold':>4}  " + "  ".join(f"{n + ' found/false':>26}" for n in res))
+        for t in TOPICS:
+            print(f"{t:20} {res['lexicon'].gold[t]:4d}  "
+                  + "  ".join(f"{f'{r.found[t]:d} / {r.false[t]:d}':>26}" for r in res.values()))
+        print(f"{'ALL recall':20} {sum(res['lexicon'].gold.values()):4d}  "
+              + "  ".join(f"{f'{r.recall():.3f} / {r.false_total:d} false':>26}" for r in res.values()))
+        for n, r in res.items():
+            print(f"  {n}: missed {r.misses or 'none'}; false flags {r.false_flags or 'none'}")
+
+
+def independent_check(encoder=None) -> None:
     """False redactions on therapy dialogue someone else wrote: the identifier-free sessions
     of tests/test_notes.py (written for the note composer, not for the redactor)."""
     sys.path.insert(0, str(ROOT / "tests"))
@@ -183,10 +237,17 @@ def independent_check() -> None:
     lines = [text for name in ("SESSION", "NO_RISK", "DISCLOSURE") for _, text in getattr(test_notes, name)]
     n = sum(len(t.split()) for t in lines)
     false = sum(s.end - s.start for t in lines for s in detect(t.split()))
-    det = LexiconTopics()
-    topics = Counter(t for line in lines for found in det.topics([line]) for t in found)
+    from roomnote.redact.topics import decide_all
+
     print(f"== identifier-free dialogue from tests/test_notes.py: {len(lines)} turns, {n} words ==")
-    print(f"false redactions: {false} words; passages flagged by topic: {dict(topics) or 'none'}")
+    print(f"false redactions: {false} words")
+    policies = {"lexicon": RedactionPolicy()}
+    if encoder is not None:
+        policies["lexicon+encoder"] = with_encoder(encoder)
+    for name, policy in policies.items():
+        topics = Counter(t for turn in decide_all([line.split() for line in lines], policy)
+                         for d in turn for t in d.topics)
+        print(f"passages flagged by topic, {name}: {dict(topics) or 'none'}")
 
 
 def main() -> None:
@@ -203,15 +264,28 @@ def main() -> None:
         print(f"== {split or 'all'} split: recall (R) per gold kind, precision (P) per predicted kind ==")
         kind_table(results)
         print()
-    print("== sensitive topics (lexicon), per snippet, all splits ==")
+    print("== sensitive topics (lexicon) and safety cues, per snippet, all splits ==")
     topic_table(corpus)
     print()
-    independent_check()
+    encoder = load_topic_encoder()
+    if encoder is not None:
+        print("== encoder threshold, calibrated on the dev split only (lexicon + encoder) ==")
+        best = calibrate([s for s in corpus if s.split == "dev"], encoder)
+        print(f"best on dev: {best:.3f}; in use (topics.ENCODER_THRESHOLD): {ENCODER_THRESHOLD:.3f}\n")
+    print("== sensitive topics per snippet: lexicon alone vs lexicon + encoder "
+          f"(threshold {ENCODER_THRESHOLD:.3f}); found / false flags ==")
+    topic_comparison(corpus, encoder)
+    print()
+    independent_check(encoder)
     print()
     words = [t for s in corpus for t in s.tokens]
     rate = throughput(words, THROUGHPUT_WORDS)
     print(f"throughput roomnote: {rate:,.0f} words/s (redact_transcript with the default policy, "
           f"median of {THROUGHPUT_RUNS} runs of {THROUGHPUT_WORDS:,} words; target >= 20,000)")
+    if encoder is not None:
+        rate = throughput(words, ENCODER_WORDS, with_encoder(encoder))
+        print(f"throughput roomnote, topics by lexicon + encoder: {rate:,.0f} words/s "
+              f"(median of {THROUGHPUT_RUNS} runs of {ENCODER_WORDS:,} words)")
     for name, p in peers.items():
         if p is None:
             print(f"throughput {name}: n/a (not installed; make bench-redaction)")

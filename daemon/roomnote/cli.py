@@ -103,7 +103,7 @@ def cmd_process(args) -> int:
     # The recording ended when the file was last written; it started `duration` before.
     ended = datetime.fromtimestamp(args.wav.stat().st_mtime, timezone.utc)
     facts = session_facts(cfg, transcript, ended, new_session_id())
-    note = note_from_transcript(transcript, fmt, facts, encoder, policy_from_config(cfg.redaction))
+    note = note_from_transcript(transcript, fmt, facts, encoder, policy_from_config(cfg.redaction, encoder))
     markdown = to_markdown(note)
     print(markdown)  # printed first, so a full disk below loses nothing
     for name, text in _render_outputs(note, markdown, args.format_out).items():

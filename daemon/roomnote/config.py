@@ -68,6 +68,8 @@ class TopicsConfig:
 class RedactionConfig:
     pseudonyms: bool = True  # names become "[Person A]", the same for the same person
     topics: TopicsConfig = field(default_factory=TopicsConfig)
+    # also detect topics with the sentence encoder (notes.encoder) next to the lexicon
+    topic_encoder: bool = True
 
 
 @dataclass(frozen=True)

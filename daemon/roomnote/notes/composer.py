@@ -75,7 +75,8 @@ def compose_note(rt: RedactedTranscript, fmt: str, facts: SessionFacts, *,
                 created_at=created_at or facts.ended_at, facts=facts, sections=sections,
                 redaction_counts=dict(rt.report.counts), no_speech=no_speech,
                 cpt_code=cpt_code(facts.duration_s), speakers_identified=identified,
-                risk_flags=flags, encoder=getattr(encoder, "name", None))
+                risk_flags=flags, encoder=getattr(encoder, "name", None),
+                topic_counts=dict(rt.report.topics))
 
 
 def _gather(signals: list[ChunkSignals], facts: SessionFacts,

@@ -112,6 +112,8 @@ class Note:
     encoder: str | None = None  # sentence encoder used, None when cue lexicons alone placed items
     generator: str = "extractive"  # who wrote the items' text (generator.py)
     revisions: list["Revision"] = field(default_factory=list)  # how versions 2.. came about
+    # passages per sensitive topic (RedactionReport.topics), whatever the office's action
+    topic_counts: dict[str, int] = field(default_factory=dict)
 
     def section(self, key: str) -> Section:
         for s in self.sections:

@@ -63,6 +63,7 @@ def to_dict(note: Note) -> dict:
         "sections": [{"key": s.key, "title": s.title, "items": [_item_dict(it) for it in s.items]}
                      for s in note.sections],
         "redaction_counts": dict(note.redaction_counts),
+        "topic_counts": dict(note.topic_counts),
         "composer": {"generator": note.generator, "encoder": note.encoder},
         "revisions": [{"version": r.version, "kind": r.kind, "created_at": r.created_at.isoformat()}
                       for r in note.revisions],
@@ -117,6 +118,9 @@ def to_markdown(note: Note) -> str:
                      + f" (total {sum(counts.values())})")
     else:
         lines.append("None.")
+    if note.topic_counts:
+        lines += ["", "Sensitive-topic passages (removed, generalized or kept by office policy): "
+                  + ", ".join(f"{k}: {v}" for k, v in sorted(note.topic_counts.items()))]
     return "\n".join(lines) + "\n"
 
 
@@ -157,4 +161,8 @@ def to_text(note: Note) -> str:
     counts = note.redaction_counts
     lines += ["", "Identifiers removed on the device: "
               + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) if counts else "none")]
+    if note.topic_counts:
+        lines += textwrap.wrap("Sensitive-topic passages (office policy applied): "
+                               + ", ".join(f"{k} {v}" for k, v in sorted(note.topic_counts.items())),
+                               TEXT_WIDTH, subsequent_indent="  ", break_long_words=False)
     return "\n".join(line.translate(_ASCII).rstrip() for line in lines) + "\n"

@@ -16,7 +16,7 @@ from collections import Counter
 from ..transcript import RedactedSegment, RedactedTranscript, RedactionReport, Transcript
 from .redactor import count_kinds, detect, pseudonyms, render, span_index
 from .spans import KINDS, PLACEHOLDERS, Span, normalize
-from .topics import ACTIONS, DEFAULT_ACTIONS, TOPICS, RedactionPolicy, decide
+from .topics import ACTIONS, DEFAULT_ACTIONS, TOPICS, RedactionPolicy, decide_all
 
 __all__ = ["ACTIONS", "DEFAULT_ACTIONS", "KINDS", "PLACEHOLDERS", "TOPICS", "RedactionPolicy", "Span",
            "find_phi", "redact_text", "redact_transcript"]
@@ -57,10 +57,10 @@ def redact_transcript(t: Transcript, policy: RedactionPolicy | None = None) -> R
     names = pseudonyms(tokens, spans) if policy.pseudonyms else {}
     topic_counts: Counter[str] = Counter()
     segments = []
-    for seg, (lo, hi) in zip(t.segments, bounds):
-        normal = [normalize(w) for w in tokens[lo:hi]]
+    decisions = decide_all([[normalize(w) for w in tokens[lo:hi]] for lo, hi in bounds], policy)
+    for seg, (lo, hi), decided in zip(t.segments, bounds, decisions):
         pieces: list[str] = []
-        for p in decide(normal, policy):
+        for p in decided:
             topic_counts.update(p.topics)
             if p.action == "remove":
                 continue

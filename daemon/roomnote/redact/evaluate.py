@@ -105,3 +105,49 @@ def roomnote_predict(snip: Snippet) -> list[str | None]:
     for span in detect(list(snip.tokens)):
         labels[span.start : span.end] = [span.kind] * (span.end - span.start)
     return labels
+
+
+@dataclass
+class TopicScores:
+    """Sensitive-topic detection per snippet: a (snippet, topic) pair is found when any
+    passage of the snippet is detected as that topic; a false flag is a detected pair the
+    snippet is not labelled with. "safety" is not a topic here (it has its own cues)."""
+
+    gold: Counter = field(default_factory=Counter)  # labelled snippets per topic
+    found: Counter = field(default_factory=Counter)  # of those, detected
+    false: Counter = field(default_factory=Counter)  # detected, not labelled
+    misses: list[tuple[str, str]] = field(default_factory=list)  # (id, topic)
+    false_flags: list[tuple[str, str]] = field(default_factory=list)
+
+    def recall(self, topic: str | None = None) -> float:
+        g = self.gold[topic] if topic else sum(self.gold.values())
+        f = self.found[topic] if topic else sum(self.found.values())
+        return f / g if g else 1.0
+
+    @property
+    def false_total(self) -> int:
+        return sum(self.false.values())
+
+
+def topic_scores(snippets: Iterable[Snippet], policy) -> TopicScores:
+    """Score a RedactionPolicy's topic detectors against the corpus labels, passage by
+    passage as redact_transcript applies them (all snippets in one batch)."""
+    from .spans import normalize
+    from .topics import decide_all
+
+    snippets = list(snippets)
+    decisions = decide_all([[normalize(t) for t in s.tokens] for s in snippets], policy)
+    out = TopicScores()
+    for s, decided in zip(snippets, decisions):
+        got = set().union(*(d.topics for d in decided)) if decided else set()
+        gold = s.topics - {"safety"}
+        for t in gold:
+            out.gold[t] += 1
+            if t in got:
+                out.found[t] += 1
+            else:
+                out.misses.append((s.id, t))
+        for t in got - gold:
+            out.false[t] += 1
+            out.false_flags.append((s.id, t))
+    return out

@@ -3,8 +3,9 @@ generalized ("[discussed: immigration status]") or kept.
 
 A passage is a clause of one segment: speech has no full stops, so a segment is cut before
 discourse words ("and", "but", "so", ...), keeping at least MIN_PASSAGE words on each side.
-Topics are detected by lexicon (phrases below; a trailing "*" matches any ending). The
-TopicDetector protocol lets a sentence encoder add detections later (EncoderTopics): a
+Topics are detected by lexicon (phrases below; a trailing "*" matches any ending), and,
+where the office turns it on (redaction.topic_encoder), also by the note composer's sentence
+encoder (EncoderTopics, with the example sentences of lexicons/topic_examples.txt): a
 passage takes the union of what every detector finds.
 
 Safety content (suicide, self-harm, harm to others) is clinically essential: a passage with
@@ -14,6 +15,7 @@ inside it are still redacted (that happens independently, in redactor.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping, Protocol, Sequence
 
 TOPICS = (
@@ -164,25 +166,52 @@ class Encoder(Protocol):
     def encode(self, texts: Sequence[str]) -> "object": ...  # (n, dim) array, rows L2-normalised
 
 
-class EncoderTopics:
-    """Hook for the note engineer's sentence encoder (roomnote.notes encoder): a passage
-    touches a topic when its embedding is within `threshold` cosine of one of the topic's
-    example sentences. Not wired by default: the encoder ships with the notes work."""
+TOPIC_EXAMPLES_FILE = Path(__file__).parent / "lexicons" / "topic_examples.txt"
+NONE = "none"  # examples of everyday talk: a passage nearer to one of these is no topic
+# Cosine similarity a passage needs to its nearest topic example, calibrated on the dev split
+# of tests/data/redaction_corpus.tsv only (bench/redaction.py prints the sweep).
+ENCODER_THRESHOLD = 0.55
 
-    def __init__(self, encoder: Encoder, examples: Mapping[str, Sequence[str]], threshold: float = 0.6):
+
+def load_topic_examples(path: str | Path = TOPIC_EXAMPLES_FILE) -> dict[str, tuple[str, ...]]:
+    """topic -> example sentences, from "topic<TAB>sentence" lines ("#" starts a comment)."""
+    out: dict[str, list[str]] = {}
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        topic, _, text = line.partition("\t")
+        if topic not in (*TOPICS, NONE) or not text.strip():
+            raise ValueError(f"{path}:{n}: expected 'topic<TAB>sentence' with a topic of {TOPICS} or {NONE!r}")
+        out.setdefault(topic, []).append(text.strip())
+    return {t: tuple(ex) for t, ex in out.items()}
+
+
+class EncoderTopics:
+    """The sentence encoder's view (roomnote.notes.encoder): a passage touches the topic of
+    its nearest example sentence when that one is at least `threshold` cosine away and is not
+    a NONE example (everyday talk). One topic per passage at most: the lexicon adds others."""
+
+    def __init__(self, encoder: Encoder, examples: Mapping[str, Sequence[str]],
+                 threshold: float = ENCODER_THRESHOLD):
         import numpy as np
 
         self._np = np
         self._encoder = encoder
-        self._threshold = threshold
+        self.threshold = threshold
         self._topics = [t for t, ex in examples.items() for _ in ex]
         self._examples = np.asarray(encoder.encode([e for ex in examples.values() for e in ex]))
 
-    def topics(self, passages: Sequence[str]) -> list[set[str]]:
+    def similarities(self, passages: Sequence[str]) -> list[tuple[str, float]]:
+        """Per passage, its nearest example's topic (or NONE) and the cosine to it."""
         if not passages or not len(self._examples):
-            return [set() for _ in passages]
+            return [(NONE, 0.0) for _ in passages]
         sims = self._np.asarray(self._encoder.encode(list(passages))) @ self._examples.T
-        return [{self._topics[j] for j in self._np.flatnonzero(row >= self._threshold)} for row in sims]
+        best = sims.argmax(axis=1)
+        return [(self._topics[j], float(row[j])) for j, row in zip(best, sims)]
+
+    def topics(self, passages: Sequence[str]) -> list[set[str]]:
+        return [{t} if t != NONE and sim >= self.threshold else set()
+                for t, sim in self.similarities(passages)]
 
 
 _SAFETY = PhraseMatcher({"safety": SAFETY_CUES})
@@ -224,29 +253,48 @@ class PassageDecision:
 
 def decide(tokens: Sequence[str], policy: RedactionPolicy) -> list[PassageDecision]:
     """One decision per passage of one segment's (normalised) tokens."""
-    ranges = split_passages(tokens)
-    texts = [" ".join(tokens[lo:hi]) for lo, hi in ranges]
-    found: list[set[str]] = [set() for _ in ranges]
+    return decide_all([tokens], policy)[0]
+
+
+def decide_all(segments: Sequence[Sequence[str]], policy: RedactionPolicy) -> list[list[PassageDecision]]:
+    """decide() for every segment of a session, with each detector run once over all the
+    passages (the encoder is several times faster on one large batch than on many small)."""
+    ranges = [split_passages(tokens) for tokens in segments]
+    texts = [" ".join(tokens[lo:hi]) for tokens, rs in zip(segments, ranges) for lo, hi in rs]
+    found: list[set[str]] = [set() for _ in texts]
     for detector in policy.detectors:
         for k, topics in enumerate(detector.topics(texts)):
             found[k] |= topics
-    out = []
-    for (lo, hi), topics in zip(ranges, found):
-        action, label = "keep", ""
-        if topics and not is_safety(tokens[lo:hi]):
-            acting = {t: policy.actions.get(t, "keep") for t in topics}
-            if "remove" in acting.values():
-                action = "remove"
-            elif "generalize" in acting.values():
-                action = "generalize"
-                names = sorted(LABELS.get(t, t) for t, a in acting.items() if a == "generalize")
-                label = f"[discussed: {', '.join(names)}]"
-        out.append(PassageDecision(lo, hi, action, frozenset(topics), label))
+    out, k = [], 0
+    for tokens, rs in zip(segments, ranges):
+        out.append([_decision(tokens, lo, hi, found[k + n], policy) for n, (lo, hi) in enumerate(rs)])
+        k += len(rs)
     return out
 
 
-def policy_from_config(redaction_cfg) -> RedactionPolicy:
-    """The office's policy from its [redaction] configuration section (config.RedactionConfig)."""
+def _decision(tokens: Sequence[str], lo: int, hi: int, topics: set[str],
+              policy: RedactionPolicy) -> PassageDecision:
+    action, label = "keep", ""
+    if topics and not is_safety(tokens[lo:hi]):
+        acting = {t: policy.actions.get(t, "keep") for t in topics}
+        if "remove" in acting.values():
+            action = "remove"
+        elif "generalize" in acting.values():
+            action = "generalize"
+            names = sorted(LABELS.get(t, t) for t, a in acting.items() if a == "generalize")
+            label = f"[discussed: {', '.join(names)}]"
+    return PassageDecision(lo, hi, action, frozenset(topics), label)
+
+
+def policy_from_config(redaction_cfg, encoder=None) -> RedactionPolicy:
+    """The office's policy from its [redaction] configuration section (config.RedactionConfig).
+
+    With a sentence encoder (pipeline.load_note_encoder) and redaction.topic_encoder on, the
+    encoder detects topics alongside the lexicon; otherwise the lexicon alone does."""
     from dataclasses import asdict
 
-    return RedactionPolicy(actions=asdict(redaction_cfg.topics), pseudonyms=redaction_cfg.pseudonyms)
+    detectors: tuple[TopicDetector, ...] = (LexiconTopics(),)
+    if encoder is not None and getattr(redaction_cfg, "topic_encoder", False):
+        detectors += (EncoderTopics(encoder, load_topic_examples()),)
+    return RedactionPolicy(actions=asdict(redaction_cfg.topics), pseudonyms=redaction_cfg.pseudonyms,
+                           detectors=detectors)
