@@ -1,6 +1,7 @@
 """Redaction on spoken transcripts: per-kind recall and precision of roomnote on the labelled
 corpus (tests/data/redaction_corpus.tsv), side by side with Presidio and philter-lite on the
-same snippets, topic detection, and throughput.
+same snippets, sensitive topics by lexicon alone and by lexicon + sentence encoder (threshold
+calibrated on the dev split), and throughput.
 
     make bench-redaction      # installs the peers (extra "peers") into .venv, then runs this
 
@@ -280,7 +281,7 @@ def main() -> None:
     print()
     words = [t for s in corpus for t in s.tokens]
     rate = throughput(words, THROUGHPUT_WORDS)
-    print(f"throughput roomnote: {rate:,.0f} words/s (redact_transcript with the default policy, "
+    print(f"throughput roomnote: {rate:,.0f} words/s (redact_transcript, default actions, topics by lexicon alone, "
           f"median of {THROUGHPUT_RUNS} runs of {THROUGHPUT_WORDS:,} words; target >= 20,000)")
     if encoder is not None:
         rate = throughput(words, ENCODER_WORDS, with_encoder(encoder))

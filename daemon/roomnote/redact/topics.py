@@ -188,8 +188,9 @@ def load_topic_examples(path: str | Path = TOPIC_EXAMPLES_FILE) -> dict[str, tup
 
 class EncoderTopics:
     """The sentence encoder's view (roomnote.notes.encoder): a passage touches the topic of
-    its nearest example sentence when that one is at least `threshold` cosine away and is not
-    a NONE example (everyday talk). One topic per passage at most: the lexicon adds others."""
+    its nearest example sentence when their cosine similarity is at least `threshold` and that
+    example is not a NONE one (everyday talk). One topic per passage at most: the lexicon adds
+    others."""
 
     def __init__(self, encoder: Encoder, examples: Mapping[str, Sequence[str]],
                  threshold: float = ENCODER_THRESHOLD):
