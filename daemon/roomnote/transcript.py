@@ -74,8 +74,12 @@ class RedactionReport:
     """How much was removed, per kind (NAME, PHONE, DATE, ADDRESS, ...). Counts only."""
 
     counts: dict[str, int] = field(default_factory=dict)
-    # passages per sensitive topic (criminal_history, ...), whatever the office's action
+    # Passages per sensitive topic (criminal_history, ...) that stay in the note,
+    # generalized or kept.
     topics: dict[str, int] = field(default_factory=dict)
+    # Passages dropped under a `remove` policy. Their topics are not named: a count per
+    # removed topic would tell the reader exactly what the office asked to leave out.
+    removed: int = 0
 
     @property
     def total(self) -> int:

@@ -76,7 +76,8 @@ def compose_note(rt: RedactedTranscript, fmt: str, facts: SessionFacts, *,
                 redaction_counts=dict(rt.report.counts), no_speech=no_speech,
                 cpt_code=cpt_code(facts.duration_s), speakers_identified=identified,
                 risk_flags=flags, encoder=getattr(encoder, "name", None),
-                topic_counts=dict(rt.report.topics))
+                topic_counts=dict(rt.report.topics),
+                removed_passages=rt.report.removed)
 
 
 def _gather(signals: list[ChunkSignals], facts: SessionFacts,

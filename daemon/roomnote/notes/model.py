@@ -113,7 +113,8 @@ class Note:
     generator: str = "extractive"  # who wrote the items' text (generator.py)
     revisions: list["Revision"] = field(default_factory=list)  # how versions 2.. came about
     # passages per sensitive topic (RedactionReport.topics), whatever the office's action
-    topic_counts: dict[str, int] = field(default_factory=dict)
+    topic_counts: dict[str, int] = field(default_factory=dict)  # generalized or kept passages
+    removed_passages: int = 0  # dropped by office policy; their topics are not named
 
     def section(self, key: str) -> Section:
         for s in self.sections:

@@ -64,6 +64,7 @@ def to_dict(note: Note) -> dict:
                      for s in note.sections],
         "redaction_counts": dict(note.redaction_counts),
         "topic_counts": dict(note.topic_counts),
+        "removed_passages": note.removed_passages,
         "composer": {"generator": note.generator, "encoder": note.encoder},
         "revisions": [{"version": r.version, "kind": r.kind, "created_at": r.created_at.isoformat()}
                       for r in note.revisions],
@@ -83,6 +84,18 @@ def evidence_text(evidence: list[Evidence]) -> str:
     if len(evidence) > _EVIDENCE_SHOWN:
         parts.append(f"+{len(evidence) - _EVIDENCE_SHOWN} more")
     return f"({'; '.join(parts)})"
+
+
+def topic_summary(note: Note) -> str:
+    """One line of counts: passages removed by office policy (topics unnamed), then the
+    generalized or kept passages per topic; "" when the session touched no topic."""
+    parts = []
+    if note.removed_passages:
+        parts.append(f"{note.removed_passages} removed by office policy")
+    if note.topic_counts:
+        parts.append("generalized or kept: "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(note.topic_counts.items())))
+    return f"Sensitive-topic passages: {'; '.join(parts)}" if parts else ""
 
 
 def to_markdown(note: Note) -> str:
@@ -118,9 +131,9 @@ def to_markdown(note: Note) -> str:
                      + f" (total {sum(counts.values())})")
     else:
         lines.append("None.")
-    if note.topic_counts:
-        lines += ["", "Sensitive-topic passages (removed, generalized or kept by office policy): "
-                  + ", ".join(f"{k}: {v}" for k, v in sorted(note.topic_counts.items()))]
+    topics = topic_summary(note)
+    if topics:
+        lines += ["", topics]
     return "\n".join(lines) + "\n"
 
 
@@ -161,8 +174,7 @@ def to_text(note: Note) -> str:
     counts = note.redaction_counts
     lines += ["", "Identifiers removed on the device: "
               + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) if counts else "none")]
-    if note.topic_counts:
-        lines += textwrap.wrap("Sensitive-topic passages (office policy applied): "
-                               + ", ".join(f"{k} {v}" for k, v in sorted(note.topic_counts.items())),
-                               TEXT_WIDTH, subsequent_indent="  ", break_long_words=False)
+    topics = topic_summary(note)
+    if topics:
+        lines += textwrap.wrap(topics, TEXT_WIDTH, subsequent_indent="  ", break_long_words=False)
     return "\n".join(line.translate(_ASCII).rstrip() for line in lines) + "\n"

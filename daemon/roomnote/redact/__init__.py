@@ -56,14 +56,16 @@ def redact_transcript(t: Transcript, policy: RedactionPolicy | None = None) -> R
     owner = span_index(spans, len(tokens))
     names = pseudonyms(tokens, spans) if policy.pseudonyms else {}
     topic_counts: Counter[str] = Counter()
+    removed = 0
     segments = []
     decisions = decide_all([[normalize(w) for w in tokens[lo:hi]] for lo, hi in bounds], policy)
     for seg, (lo, hi), decided in zip(t.segments, bounds, decisions):
         pieces: list[str] = []
         for p in decided:
-            topic_counts.update(p.topics)
             if p.action == "remove":
+                removed += 1
                 continue
+            topic_counts.update(p.topics)
             if p.action == "generalize":
                 if not pieces or pieces[-1] != p.label:
                     pieces.append(p.label)
@@ -75,7 +77,8 @@ def redact_transcript(t: Transcript, policy: RedactionPolicy | None = None) -> R
                                         text=" ".join(pieces), speaker=seg.speaker))
     return RedactedTranscript(
         segments=segments,
-        report=RedactionReport(counts=count_kinds(spans), topics=dict(topic_counts)),
+        report=RedactionReport(counts=count_kinds(spans), topics=dict(topic_counts),
+                               removed=removed),
         duration=t.duration,
         speech=t.speech,
         engine=t.engine,
