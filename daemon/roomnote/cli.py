@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", type=Path, default=Path("."), help="directory for the note's JSON and Markdown (default: .)")
     pr.add_argument("--config", type=Path, help="TOML configuration file")
     pr.set_defaults(func=cmd_process)
+    from .publish.cli import add_commands as add_publish_commands, add_process_arguments
+    add_process_arguments(pr)  # --publish, --serve, --wait
 
     m = sub.add_parser("models", help="the models manifest")
     msub = m.add_subparsers(required=True, metavar="ACTION")
@@ -54,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     h = msub.add_parser("hash", help="print the manifest files block for a model directory (for pinning)")
     h.add_argument("dir", type=Path)
     h.set_defaults(func=cmd_models_hash)
+    add_publish_commands(sub)  # publisher, outbox, keys, inbox, verify-receipt, audit
     return p
 
 
@@ -66,6 +69,9 @@ def cmd_process(args) -> int:
     fmt = args.format or cfg.notes.format
     info = read_wav_info(args.wav)  # bad input fails here, before models load
     _check_out_dir(args.out)
+    if args.publish:  # keys, outbox and TLS files are checked before the session is processed
+        from .publish.cli import check_publish_ready
+        check_publish_ready(cfg)
     engines = load_engines(cfg)
     try:
         transcript = transcribe(wav_frames(args.wav), engines, cfg)
@@ -76,6 +82,9 @@ def cmd_process(args) -> int:
     # The recording ended when the file was last written; it started `duration` before.
     ended = datetime.fromtimestamp(args.wav.stat().st_mtime, timezone.utc)
     facts = session_facts(cfg, transcript, ended, new_session_id())
+    if args.publish:  # into the outbox and to the broker, not to --out (publish/cli.py)
+        from .publish.cli import publish_session
+        return publish_session(args, cfg, transcript, fmt, facts)
     note = note_from_transcript(transcript, fmt, facts)
     markdown = to_markdown(note)
     print(markdown)  # printed first, so a full disk below loses nothing

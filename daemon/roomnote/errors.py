@@ -18,3 +18,11 @@ class ModelError(RoomnoteError):
 
 class AudioError(RoomnoteError):
     pass
+
+
+class PublishError(RoomnoteError):
+    """Broker, TLS, outbox, key or command trouble on the way to the practice network."""
+
+
+class AuditError(RoomnoteError):
+    pass
