@@ -367,8 +367,9 @@ class PublishingService:
                 self.audit.append("broker_disconnected", outbox=len(self.outbox))
         elif self._peer_alert:
             err = explain_peer_alert(self._peer_alert, self.cfg.mqtt)
-            self._link_error(str(err) if err else f"the broker closed the connection during TLS; check the "
-                             "broker's TLS settings and this device's certificate")
+            self._link_error(str(err) if err else "the broker closed the TLS connection right after the handshake: "
+                             "it most likely rejected this device's certificate; check that the broker trusts the CA "
+                             f"that signed {self.cfg.mqtt.cert_file} (the broker's log says)")
         elif not self._stop.is_set() and self._conn_result is None:
             self._link_error(f"the broker at {self.cfg.mqtt.host}:{self.cfg.mqtt.port} closed the connection "
                              "before accepting it; check the broker's log")
@@ -382,7 +383,7 @@ class PublishingService:
         self._conn_result = reason_code
 
     def _on_log(self, client, userdata, level, buf):
-        if level == mqtt.MQTT_LOG_ERR and "alert" in buf.lower():
+        if level == mqtt.MQTT_LOG_ERR and ("alert" in buf.lower() or "violation of protocol" in buf):
             self._peer_alert = buf
 
     def _on_accepted(self, client: mqtt.Client) -> None:
