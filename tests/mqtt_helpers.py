@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -220,3 +221,28 @@ def redacted_session(session_id: str):
     facts = SessionFacts(session_id, "room-a", end - dt.timedelta(seconds=15), end, 15.0, 12.0,
                          "pocketsphinx/en-us", "verbal")
     return rt, compose_note(rt, "soap", facts)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 96 KiB filesystem (tmpfs) that can be filled up: a full disk for the outbox."""
+    d = tmp_path / "tiny"
+    d.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(d)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs for a real full disk")
+    yield d
+    subprocess.run(["umount", str(d)])
+
+
+def fill_disk(d: Path) -> Path:
+    filler = d / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 1024)
+    except OSError:
+        pass  # ENOSPC: the disk is full now
+    finally:
+        os.close(fd)
+    return filler

@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from conftest import REPO
-from mqtt_helpers import OFFICE, Broker, Capture, Pki, device_toml, free_port, redacted_session
+from mqtt_helpers import OFFICE, Broker, Capture, Pki, device_toml, fill_disk, free_port, redacted_session, tiny_disk  # noqa: F401
 from roomnote.audit import verify_log
 from roomnote.config import load_config
 from roomnote.publish.commands import signed_bytes
@@ -181,6 +181,27 @@ def test_a_publish_to_another_devices_topic_is_refused_and_reported(net, caplog)
         cap.stop()
     assert not [t for t, _ in cap.messages() if t.endswith("/notes")]
     assert any(json.loads(line)["event"] == "publish_refused" for line in open(cfg.audit.file))
+
+
+def test_a_note_that_finds_the_disk_full_is_sent_from_memory(net, tiny_disk, caplog):
+    cfg = load_config(box(net, "full-disk", device="room-a", outbox={"dir": str(tiny_disk / "outbox")}))
+    (tiny_disk / "outbox").mkdir(mode=0o700)
+    fill_disk(tiny_disk)
+    inbox = InboxRunner(net, net.root / "inbox-full", "inbox-full")
+    svc = PublishingService(cfg)
+    svc.start()
+    try:
+        wait_for(lambda: svc.connected, 10, "the box to connect")
+        rt, note = redacted_session("full-disk-1")
+        with caplog.at_level(logging.ERROR):
+            svc.put(note, rt)
+        assert any("disk is full" in r.getMessage() for r in caplog.records)
+        assert svc.wait_delivered(10)
+        wait_for(lambda: inbox.notes() == [f"{note.note_id}.v1"], 10, "the note at the inbox")
+        assert not svc.outbox.entries()
+    finally:
+        svc.stop(timeout=0.2)
+        inbox.close()
 
 
 class CommandSender:
