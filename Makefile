@@ -33,6 +33,7 @@ test: deps venv
 
 bench: deps venv
 	$(PY) bench/asr.py
+	$(PY) bench/publish.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -150,6 +150,11 @@ def test_sigkill_with_notes_in_the_outbox_loses_none(net):
         # killed mid-delivery: some notes reached the inbox, and some of those (at least the
         # ones whose PUBACK was not yet processed) are still in the outbox, to be sent again
         assert inbox.notes() and outbox.entries()
+        status = subprocess.run(  # the broker published the box's last will, retained
+            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(net.broker.port), "--cafile", str(net.pki.ca_file),
+             "--cert", str(net.certs["monitor"].cert), "--key", str(net.certs["monitor"].key), "-V", "mqttv5",
+             "-t", f"roomnote/v1/{OFFICE}/room-c/status", "-C", "1", "-W", "5"], capture_output=True, text=True)
+        assert json.loads(status.stdout)["state"] == "offline"
         child = roomnote_child("publisher", "--config", str(cfg_path))
         wait_for(lambda: len(inbox.notes()) >= 300, 30, "all 300 notes at the inbox")
         wait_for(lambda: not outbox.entries(), 10, "an empty outbox")

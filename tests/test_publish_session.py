@@ -201,6 +201,10 @@ def test_everything_on_the_wire_is_free_of_identifiers_and_audio(session):
         assert not PHONE.search(low.decode("utf-8", "replace")), topic
         assert probe not in payload and not payload.startswith(b"RIFF"), topic
         assert len(payload) < 64 * 1024
+    beats = [json.loads(p) for t, p in msgs if t.endswith("/status") and b'"online"' in p]
+    assert beats and {"uptime_s", "appliance", "models", "free_disk_mb", "temperature_c", "outbox",
+                      "audit_head"} <= set(beats[-1])
+    assert "silero-vad" in beats[-1]["models"]
     notes = [json.loads(p) for t, p in msgs if t.endswith("/notes")]
     assert {n["version"] for n in notes} == {1, 2}
     assert all(t.startswith(f"roomnote/v1/{OFFICE}/room-a/") for t, _ in msgs)

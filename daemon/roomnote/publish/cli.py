@@ -174,16 +174,17 @@ def cmd_outbox_send(args) -> int:
 
 
 def cmd_outbox_list(args) -> int:
-    from .outbox import Outbox
+    from .outbox import list_entries
 
     cfg = load_config(args.config)
     d = Path(cfg.outbox.dir)
     if not d.is_dir():
         print(f"outbox {d}: empty (not created yet)")
         return 0
-    entries = Outbox.__new__(Outbox)  # listing needs no key: names only
-    entries.dir = d
-    rows = Outbox.entries(entries)
+    try:
+        rows = list_entries(d)
+    except OSError as e:
+        raise PublishError(f"{d}: cannot read the outbox ({e.strerror}); run as the user roomnote runs as") from None
     now = time.time()
     for e in rows:
         st = (d / e.name).stat()

@@ -49,6 +49,16 @@ class Entry:
     message_id: str
 
 
+def list_entries(directory: Path) -> list[Entry]:
+    """The queued messages in send order; needs no key (names only)."""
+    out = []
+    for p in Path(directory).iterdir():
+        name = p.name
+        if name.endswith(SUFFIX) and name[:12].isdigit() and name[12:13] == ".":
+            out.append(Entry(name, int(name[:12]), name[13:-len(SUFFIX)]))
+    return sorted(out, key=lambda e: e.seq)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -73,12 +83,7 @@ class Outbox:
         self._seq = entries[-1].seq if entries else 0
 
     def entries(self) -> list[Entry]:
-        out = []
-        for p in self.dir.iterdir():
-            name = p.name
-            if name.endswith(SUFFIX) and name[:12].isdigit() and name[12:13] == ".":
-                out.append(Entry(name, int(name[:12]), name[13:-len(SUFFIX)]))
-        return sorted(out, key=lambda e: e.seq)
+        return list_entries(self.dir)
 
     def __len__(self) -> int:
         return len(self.entries())

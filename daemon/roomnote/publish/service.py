@@ -115,8 +115,14 @@ class PublishingService:
         """A finished note: durable in the outbox before the first send (P7), transcript kept for revisions."""
         msg = RedactedNote.from_note(note)  # egress check (P2): raises EgressError, nothing queued
         self._enqueue(msg)
-        self.sessions.hold(note, rt, msg.sha256)
         self.audit.append("note_queued", note_id=msg.note_id, version=msg.version, session_id=msg.session_id)
+        try:
+            self.sessions.hold(note, rt, msg.sha256)
+        except OSError as e:  # the note is safe; only revisions are lost, and nothing is left half-kept
+            self.sessions.destroy(note.note_id)
+            log.error("the transcript of note %s could not be kept for revisions (%s); the note is queued but "
+                      "cannot be revised on the box", msg.note_id, e.strerror)
+            self.emit({"event": "error", "reason": "transcript_not_kept", "note_id": msg.note_id})
 
     def emit(self, event: dict) -> None:
         """A content-free event for /events (and the audit log). Fields that are not content-free are dropped."""
