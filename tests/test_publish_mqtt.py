@@ -32,7 +32,7 @@ def net(tmp_path_factory):
     root = tmp_path_factory.mktemp("mqtt")
     pki = Pki(root / "pki")
     broker = Broker(root / "broker", pki).start()
-    certs = {cn: pki.issue(cn) for cn in ("room-a", "room-c", "room-d", "inbox-office1", "monitor")}
+    certs = {cn: pki.issue(cn) for cn in ("room-a", "room-c", "room-d", "room-e", "inbox-office1", "monitor")}
 
     class Net:
         pass
@@ -304,6 +304,50 @@ def test_a_thousand_bad_commands_change_nothing(net):
         sender.close()
         svc.stop()
     assert verify_log(cfg.audit.file)[0] > len(bad)
+
+
+def test_consent_and_discard_reach_the_appliance_and_the_inbox_signs(net):
+    from roomnote.errors import RoomnoteError
+
+    practice = net.root / "practice-e" / "practice.key"
+    pub = new_ed25519_pair(practice)
+    key = load_signing_key(practice)
+    cfg = load_config(box(net, "room-e", commands={"require_signature": True, "practice_public_key": str(pub)}))
+    consents: list[str] = []
+
+    def give_consent(ref: str) -> None:  # the appliance's side: a second consent while armed is refused
+        if consents:
+            raise RoomnoteError("already armed")
+        consents.append(ref)
+
+    svc = PublishingService(cfg, on_consent=give_consent, state=lambda: "armed" if consents else "idle")
+    svc.start()
+    sender = CommandSender(net, "room-e")
+    try:
+        wait_for(lambda: svc.connected, 10, "the box to connect")
+        sender.send("consent", signed(key, "consent", {"session_ref": "consent-2026-0042"}))
+        sender.send("consent", signed(key, "consent", {"session_ref": "consent-2026-0043"}))
+        wait_for(lambda: len(sender.events) >= 2, 10, "two answers")
+        assert consents == ["consent-2026-0042"]
+        assert [e["event"] for e in sender.events[:2]] == ["consent_recorded", "command_rejected"]
+        assert sender.events[1]["reason"] == "out_of_order"
+        rt, note = redacted_session("discard-1")
+        svc.put(note, rt)
+        assert svc.wait_delivered(10)
+        sender.send("discard", signed(key, "discard", {"note_id": note.note_id}))
+        wait_for(lambda: any(e["event"] == "discarded" for e in sender.events), 10, "the discard")
+        assert note.note_id not in svc.sessions and svc.wait_delivered(10)  # its receipt went out too
+        assert not list(Path(cfg.retention.dir).glob(f"{note.note_id}*"))
+        ws = device_toml(net.root / "ws-e", net.pki, net.broker.port, "ws", net.certs["inbox-office1"])
+        env = {**os.environ, "PYTHONPATH": str(REPO / "daemon")}
+        base = [sys.executable, "-m", "roomnote", "inbox", "ping", "--device", "room-e", "--config", str(ws)]
+        ok = subprocess.run(base + ["--sign-key", str(practice)], capture_output=True, text=True, env=env, timeout=60)
+        assert ok.returncode == 0 and "room-e: pong" in ok.stdout, ok.stderr
+        bad = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60)
+        assert bad.returncode == 2 and "rejected ping: unsigned" in bad.stderr
+    finally:
+        sender.close()
+        svc.stop()
 
 
 @pytest.fixture(scope="module")

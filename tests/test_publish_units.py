@@ -260,7 +260,9 @@ def test_a_restart_after_kill_reports_the_transcripts_it_could_not_keep(offline_
 
 
 def test_full_disk_keeps_the_note_in_memory_until_it_can_be_written(offline_box, tiny_disk, caplog):
-    cfg = offline_box(outbox={"dir": str(tiny_disk / "outbox")})
+    # outbox, transcripts and audit log all on the full disk, as on a box with one SD card
+    cfg = offline_box(outbox={"dir": str(tiny_disk / "outbox")}, retention={"dir": str(tiny_disk / "sessions")},
+                      audit={"file": str(tiny_disk / "audit.log")})
     (tiny_disk / "outbox").mkdir(mode=0o700)
     filler = fill_disk(tiny_disk)
     svc = PublishingService(cfg)
@@ -277,5 +279,7 @@ def test_full_disk_keeps_the_note_in_memory_until_it_can_be_written(offline_box,
         while not svc.outbox.entries() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert [e.message_id for e in svc.outbox.entries()] == [f"{note.note_id}.v1"]
+        assert not [p for p in (tiny_disk / "sessions").iterdir() if note.note_id in p.name]  # nothing half-kept
+        assert any("cannot be revised" in r.getMessage() for r in caplog.records)
     finally:
         svc.stop(timeout=0.2)

@@ -33,7 +33,7 @@ from paho.mqtt.packettypes import PacketTypes
 from .. import __version__
 from ..audit import AuditLog, content_free
 from ..config import Config
-from ..errors import PublishError, RoomnoteError
+from ..errors import AuditError, PublishError, RoomnoteError
 from ..notes import Note
 from ..redact.egress import EgressError, check_egress
 from ..transcript import RedactedTranscript
@@ -105,7 +105,7 @@ class PublishingService:
         for meta in self.sessions.orphans():  # keys died with the previous process (P5)
             self._destroyed(meta.get("note_id", ""), int(meta.get("note_version", 0)), meta.get("note_sha256", ""),
                             meta.get("session_id", ""), "restart")
-        self.audit.append("publisher_started", outbox=len(self.outbox), device=self.cfg.device.id)
+        self._audit("publisher_started", outbox=len(self.outbox), device=self.cfg.device.id)
         for target, name in ((self._net_loop, "roomnote-mqtt"), (self._work_loop, "roomnote-commands")):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
@@ -115,7 +115,7 @@ class PublishingService:
         """A finished note: durable in the outbox before the first send (P7), transcript kept for revisions."""
         msg = RedactedNote.from_note(note)  # egress check (P2): raises EgressError, nothing queued
         self._enqueue(msg)
-        self.audit.append("note_queued", note_id=msg.note_id, version=msg.version, session_id=msg.session_id)
+        self._audit("note_queued", note_id=msg.note_id, version=msg.version, session_id=msg.session_id)
         try:
             self.sessions.hold(note, rt, msg.sha256)
         except OSError as e:  # the note is safe; only revisions are lost, and nothing is left half-kept
@@ -123,6 +123,17 @@ class PublishingService:
             log.error("the transcript of note %s could not be kept for revisions (%s); the note is queued but "
                       "cannot be revised on the box", msg.note_id, e.strerror)
             self.emit({"event": "error", "reason": "transcript_not_kept", "note_id": msg.note_id})
+
+    def _audit(self, event: str, **fields) -> None:
+        """Audit, but never let a full disk stop a note: an entry that cannot be written is reported, not fatal."""
+        try:
+            self.audit.append(event, **fields)
+            self._audit_failing = False
+        except (OSError, AuditError) as e:
+            if not getattr(self, "_audit_failing", False):
+                log.error("the audit log cannot be written (%s); delivery goes on, entries are missing until "
+                          "there is room", getattr(e, "strerror", None) or e)
+            self._audit_failing = True
 
     def emit(self, event: dict) -> None:
         """A content-free event for /events (and the audit log). Fields that are not content-free are dropped."""
@@ -132,7 +143,7 @@ class PublishingService:
         if dropped:
             log.warning("event %s: dropped %d field(s) that are not content-free", name[:32], len(dropped))
         try:
-            self.audit.append(name if name.replace("_", "").isalnum() else "event", **kept)
+            self._audit(name if name.replace("_", "").isalnum() else "event", **kept)
         except ValueError:
             log.warning("event with an invalid name was not audited")
         body = {"schema": EVENT_SCHEMA, "event": name, "ts": utc_now(), "device_id": self.cfg.device.id, **kept}
@@ -157,7 +168,7 @@ class PublishingService:
         self._stop.set()
         for t in self._threads:
             t.join(max(timeout, 5.0))  # both threads notice the stop within a second
-        self.audit.append("publisher_stopped", outbox=len(self.outbox))
+        self._audit("publisher_stopped", outbox=len(self.outbox))
 
     # ---- for the CLI, tests and the benchmark -----------------------------------------------
 
@@ -306,7 +317,7 @@ class PublishingService:
                 self._hold_until[msg.message_id] = time.time() + self.cfg.mqtt.retry_max_s
             log.error("the broker refused %s on %s (%s); it stays in the outbox; check the broker's ACL for "
                       "device %s", msg.message_id, self.topics.base, rc, self.cfg.device.id)
-            self.audit.append("publish_refused", message_id=msg.message_id, reason=str(rc).replace(" ", "_"))
+            self._audit("publish_refused", message_id=msg.message_id, reason=str(rc).replace(" ", "_"))
             self.emit({"event": "error", "reason": "publish_refused", "message_id": msg.message_id})
             return
         if flight.entry is not None:
@@ -322,10 +333,10 @@ class PublishingService:
         if self.on_delivered:
             self.on_delivered(msg.message_id)
         if isinstance(msg, RedactedNote):
-            self.audit.append("note_delivered", note_id=msg.note_id, version=msg.version)
+            self._audit("note_delivered", note_id=msg.note_id, version=msg.version)
             self.emit({"event": "delivered", "note_id": msg.note_id, "version": msg.version})
         else:
-            self.audit.append("receipt_delivered", receipt_id=msg.receipt_id)
+            self._audit("receipt_delivered", receipt_id=msg.receipt_id)
 
     # ---- the network thread -----------------------------------------------------------------
 
@@ -400,7 +411,7 @@ class PublishingService:
                 self._early_acks.clear()
             if not self._stop.is_set():
                 log.warning("lost the connection to the broker; %d message(s) wait in the outbox", self._pending_count())
-                self.audit.append("broker_disconnected", outbox=len(self.outbox))
+                self._audit("broker_disconnected", outbox=len(self.outbox))
         elif self._peer_alert:
             err = explain_peer_alert(self._peer_alert, self.cfg.mqtt)
             self._link_error(str(err) if err else "the broker closed the TLS connection right after the handshake: "
@@ -429,7 +440,7 @@ class PublishingService:
         else:
             log.info("connected to the broker at %s:%d (TLS, MQTT 5)", self.cfg.mqtt.host, self.cfg.mqtt.port)
         self._last_error = None
-        self.audit.append("broker_connected", outbox=len(self.outbox))
+        self._audit("broker_connected", outbox=len(self.outbox))
         client.subscribe(self.topics.commands_filter, qos=1)
         self._publish_status(client)
         self._next_heartbeat = time.monotonic() + self.cfg.mqtt.heartbeat_s
@@ -451,7 +462,7 @@ class PublishingService:
     def _link_error(self, text: str) -> None:
         if text != self._last_error:  # one line per distinct problem, not one per retry
             log.error("%s", text)
-            self.audit.append("broker_unreachable", outbox=len(self.outbox))
+            self._audit("broker_unreachable", outbox=len(self.outbox))
         self._last_error = text
 
     def _disconnect(self) -> None:
@@ -568,7 +579,7 @@ class PublishingService:
             raise CommandRejected("failed", f"egress check refused the revision ({', '.join(e.counts)})",
                                   cmd.name, cmd.id) from None
         self.sessions.update(new, msg.sha256)
-        self.audit.append("note_revised", note_id=note_id, version=new.version)
+        self._audit("note_revised", note_id=note_id, version=new.version)
         self._enqueue(msg)
         self.emit({"event": "revised", "id": cmd.id, "note_id": note_id, "version": new.version})
 
@@ -608,7 +619,7 @@ class PublishingService:
         receipt = make_receipt(self._signing, office=self.cfg.device.office, device=self.cfg.device.id,
                                note_id=note_id, note_version=version, note_sha256=sha, session_id=session_id,
                                action=action, destroyed=DESTROYED + (extra or []))
-        self.audit.append("transcript_destroyed", note_id=note_id, version=version, action=action,
+        self._audit("transcript_destroyed", note_id=note_id, version=version, action=action,
                           receipt_id=receipt.receipt_id)
         self._enqueue(receipt)
         return receipt
