@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 
-from ..errors import PublishError
+from ..errors import PublishError, RoomnoteError
 from .keys import seal, unseal
 from .messages import Receipt, RedactedNote
 
@@ -133,13 +133,22 @@ class Outbox:
         try:
             d = json.loads(unseal(self._key, blob, entry.name.encode()))
         except (InvalidTag, ValueError):
-            q = self.dir / "quarantine"
-            q.mkdir(exist_ok=True, mode=0o700)
-            os.replace(path, q / entry.name)
+            q = self._quarantine(entry)
             raise OutboxCorruptError(f"outbox entry {entry.name} cannot be decrypted with this box's outbox key "
                                      f"(damaged, or written under another key); moved to {q}") from None
         cls = RedactedNote if d.get("kind") == "notes" else Receipt
-        return cls(d["payload"].encode("utf-8"))  # egress check again (P2)
+        try:
+            return cls(d["payload"].encode("utf-8"))  # egress check again (P2)
+        except RoomnoteError as e:
+            q = self._quarantine(entry)
+            raise OutboxCorruptError(f"outbox entry {entry.name} was refused ({e}); moved to {q}, not sent") from None
+
+    def _quarantine(self, entry: Entry) -> Path:
+        """Kept for IT to look at (still encrypted), never sent, never silently deleted."""
+        q = self.dir / "quarantine"
+        q.mkdir(exist_ok=True, mode=0o700)
+        os.replace(self.dir / entry.name, q / entry.name)
+        return q
 
     def remove(self, entry: Entry) -> None:
         """Called only after the broker acknowledged the message (PUBACK)."""

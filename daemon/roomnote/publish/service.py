@@ -212,8 +212,10 @@ class PublishingService:
         if not self._connected or client is None:
             return
         with self._lock:
-            if len(self._inflight) >= self.cfg.outbox.max_inflight or self._hold_until.get(msg.message_id, 0) > time.time():
-                self._rescan = True
+            if self._hold_until.get(msg.message_id, 0) > time.time():
+                return  # refused by the broker: the periodic scan tries again after retry_max_s
+            if len(self._inflight) >= self.cfg.outbox.max_inflight:
+                self._rescan = True  # sent as soon as acknowledgements make room
                 return
             if any(f.msg.message_id == msg.message_id for f in self._inflight.values()):
                 return
@@ -243,7 +245,7 @@ class PublishingService:
         for entry in self.outbox.entries():
             if self._stop.is_set() or not self._connected:
                 return
-            if entry.message_id in flying:
+            if entry.message_id in flying or self._hold_until.get(entry.message_id, 0) > time.time():
                 continue
             with self._lock:
                 if len(self._inflight) >= self.cfg.outbox.max_inflight:
