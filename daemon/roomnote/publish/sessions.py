@@ -50,7 +50,7 @@ class Held:
         return self.note.note_id
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -58,7 +58,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -110,7 +111,9 @@ class SessionStore:
         with self._lock:
             old = self._held.get(note.note_id)
             key = bytearray(os.urandom(32))
-            _write_atomic(self.dir / f"{note.note_id}.rt", seal(key, transcript_to_json(rt), note.note_id.encode()))
+            # no fsync: after a crash this file is unreadable anyway (its key was in memory only)
+            _write_atomic(self.dir / f"{note.note_id}.rt", seal(key, transcript_to_json(rt), note.note_id.encode()),
+                          durable=False)
             held = Held(note, note_sha256, key, old.expires_at if old else now + self.ttl_s)
             self._write_meta(held)
             if old:
