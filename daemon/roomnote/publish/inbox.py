@@ -134,7 +134,7 @@ class Inbox:
                 self._note(device, bytes(msg.payload))
             elif kind == "receipts":
                 self._receipt(device, bytes(msg.payload))
-        except (ValueError, KeyError, TypeError, OSError) as e:
+        except Exception as e:  # noqa: BLE001 - one bad message never stops the inbox
             log.error("a %s message from %s could not be stored (%s)", kind, device, e.__class__.__name__)
 
     def _note(self, device: str, payload: bytes) -> None:

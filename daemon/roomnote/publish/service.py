@@ -354,9 +354,17 @@ class PublishingService:
                 continue
             try:
                 ok = self._run_connection(client)
-            except (OSError, RoomnoteError) as e:  # e.g. the outbox directory vanished: reconnect and retry
-                log.error("delivery stopped (%s: %s); reconnecting", e.__class__.__name__, e)
+            except Exception as e:  # noqa: BLE001 - e.g. the outbox directory vanished: reconnect and retry
+                log.error("delivery stopped (%s); reconnecting", e.__class__.__name__, exc_info=not isinstance(
+                    e, (OSError, RoomnoteError)))
                 self._connected = False
+                with self._lock:
+                    self._inflight.clear()
+                    self._early_acks.clear()
+                try:
+                    client.disconnect()
+                except Exception:  # noqa: BLE001 - the socket may be gone already
+                    pass
                 ok = False
             if ok:
                 delay = self.cfg.mqtt.retry_min_s
@@ -517,7 +525,7 @@ class PublishingService:
                     self._write_held_to_disk()
                     for note_id in self.sessions.expired():
                         self._destroy_session(note_id, "ttl_expired")
-                except (OSError, RoomnoteError) as e:  # the sweep runs again in a second
+                except Exception as e:  # noqa: BLE001 - the sweep runs again in a second
                     log.error("time-to-live sweep failed (%s); retrying", e.__class__.__name__)
 
     def _handle(self, name: str, payload: bytes) -> None:
