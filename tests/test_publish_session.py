@@ -68,7 +68,7 @@ def session(tmp_path_factory, make_speech):
     box = subprocess.Popen([sys.executable, "-m", "roomnote", "process", str(wav), "--publish", "--serve",
                             "--config", str(box_cfg)], env=env, cwd=sandbox["cwd"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    result = {"root": root, "box_root": box_root, "inbox_dir": inbox_dir, "device_key": device_key, "env": env,
+    result = {"broker": broker, "root": root, "box_root": box_root, "inbox_dir": inbox_dir, "device_key": device_key, "env": env,
               "sandbox": sandbox, "wav": wav, "box_cfg": box_cfg}
     try:
         v1 = wait_for(lambda: sorted(inbox_dir.glob("*.v1.json")), 120, "the note at the inbox")[0]
@@ -208,3 +208,22 @@ def test_everything_on_the_wire_is_free_of_identifiers_and_audio(session):
     notes = [json.loads(p) for t, p in msgs if t.endswith("/notes")]
     assert {n["version"] for n in notes} == {1, 2}
     assert all(t.startswith(f"roomnote/v1/{OFFICE}/room-a/") for t, _ in msgs)
+
+
+def test_a_note_made_while_the_broker_is_down_is_delivered_by_a_later_process(session):
+    """`process --publish` with the broker away: queued, the command ends, `outbox send` delivers it later."""
+    s = session  # its broker has been stopped by now
+    outbox = s["box_root"] / "outbox"
+    r = roomnote("process", str(s["wav"]), "--publish", "--wait", "1", "--config", str(s["box_cfg"]), env=s["env"])
+    assert r.returncode == 0, r.stderr
+    assert "queued in the outbox" in r.stdout and "not delivered yet (cannot reach the broker" in r.stdout
+    queued = sorted(p.name.split(".", 1)[1] for p in outbox.iterdir())
+    assert len(queued) == 2 and queued[0].endswith(".v1.msg") and queued[1].startswith("receipt.")  # note, receipt
+    assert "sarah" not in r.stdout.lower() and "anxious" not in r.stdout.lower()  # the note is not printed
+    s["broker"].start()
+    try:
+        sent = roomnote("outbox", "send", "--config", str(s["box_cfg"]), "--wait", "20", env=s["env"])
+    finally:
+        s["broker"].stop()
+    assert sent.returncode == 0 and "2 message(s) delivered" in sent.stdout, sent.stderr
+    assert not list(outbox.iterdir())
