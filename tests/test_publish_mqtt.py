@@ -14,7 +14,6 @@ import time
 import uuid
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from conftest import REPO

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -5,7 +5,6 @@ import json
 import logging
 import os
 import secrets
-import subprocess
 import threading
 import time
 from pathlib import Path

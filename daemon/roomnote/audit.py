@@ -93,7 +93,7 @@ class AuditLog:
             last = json.loads(line)
             return last["hash"], int(last["seq"])
         except (ValueError, KeyError, TypeError):
-            raise AuditError(f"the last line of the audit log is damaged; run `roomnote audit verify` "
+            raise AuditError("the last line of the audit log is damaged; run `roomnote audit verify` "
                              "and keep a copy before doing anything else") from None
 
 

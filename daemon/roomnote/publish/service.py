@@ -17,10 +17,8 @@ import json
 import logging
 import queue
 import random
-import shutil
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +41,7 @@ from .keys import load_outbox_key, load_public_key, load_signing_key
 from .messages import EVENT_SCHEMA, Receipt, RedactedNote, egress_view, make_receipt, utc_now
 from .outbox import Entry, Outbox, OutboxCorruptError, OutboxFullError
 from .sessions import DESTROYED, SessionStore
+from .status import free_disk_mb, model_versions, temperature_c
 from .topics import Topics
 
 log = logging.getLogger("roomnote.publish")
@@ -97,7 +96,7 @@ class PublishingService:
         self._threads: list[threading.Thread] = []
         self.delivered = 0  # messages acknowledged since start (for the CLI and the benchmark)
         self.on_delivered: Callable[[str], None] | None = None  # called with the message id after PUBACK
-        self._models = _model_versions(cfg)
+        self._models = model_versions(cfg)
 
     # ---- the interface the appliance uses -------------------------------------------------
 
@@ -488,10 +487,14 @@ class PublishingService:
     # ---- status heartbeat -------------------------------------------------------------------
 
     def status(self) -> dict:
-        return {"state": "online", "appliance": self._state(), "device_id": self.cfg.device.id,
+        try:
+            appliance = str(self._state())
+        except Exception:  # noqa: BLE001 - a heartbeat never fails because of the appliance
+            appliance = "unknown"
+        return {"state": "online", "appliance": appliance, "device_id": self.cfg.device.id,
                 "version": __version__, "uptime_s": round(time.monotonic() - self._started, 1),
-                "models": self._models, "free_disk_mb": _free_mb(self.cfg.outbox.dir),
-                "temperature_c": _temperature(), "outbox": len(self.outbox), "held_sessions": len(self.sessions),
+                "models": self._models, "free_disk_mb": free_disk_mb(self.cfg.outbox.dir),
+                "temperature_c": temperature_c(), "outbox": len(self.outbox), "held_sessions": len(self.sessions),
                 "audit_head": self.audit.head, "ts": utc_now()}
 
     def _publish_status(self, client: mqtt.Client) -> None:
@@ -630,40 +633,9 @@ class PublishingService:
                                note_id=note_id, note_version=version, note_sha256=sha, session_id=session_id,
                                action=action, destroyed=DESTROYED + (extra or []))
         self._audit("transcript_destroyed", note_id=note_id, version=version, action=action,
-                          receipt_id=receipt.receipt_id)
+                    receipt_id=receipt.receipt_id)
         self._enqueue(receipt)
         return receipt
 
 
-def _model_versions(cfg: Config) -> dict[str, str]:
-    try:
-        from ..models import is_installed, load_manifest
-
-        manifest = load_manifest(cfg.models.manifest or None)
-        return {e.name: e.version for e in manifest.entries.values() if is_installed(e, cfg.models.dir)}
-    except Exception:  # noqa: BLE001 - the heartbeat reports what it can
-        return {}
-
-
-def _free_mb(path: str) -> int | None:
-    try:
-        return shutil.disk_usage(path).free // (1024 * 1024)
-    except OSError:
-        return None
-
-
-def _temperature() -> float | None:
-    """SoC temperature where the kernel exposes it (Raspberry Pi, Jetson); None elsewhere."""
-    for zone in sorted(Path("/sys/class/thermal").glob("thermal_zone*/temp")):
-        try:
-            return round(int(zone.read_text().strip()) / 1000.0, 1)
-        except (OSError, ValueError):
-            continue
-    return None
-
-
-def new_command_id() -> str:
-    return uuid.uuid4().hex
-
-
-__all__ = ["PublishingService", "Reviser", "new_command_id"]
+__all__ = ["PublishingService", "Reviser"]
