@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -22,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 OFFICE = "office1"
+# Debian installs the broker in /usr/sbin, which is not on every user's PATH
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 HOST = "127.0.0.1"
 
 
@@ -130,7 +133,7 @@ class Broker:
         self.log = self.dir / "broker.log"
 
     def start(self) -> "Broker":
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
                                      stderr=open(self.log, "ab"))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

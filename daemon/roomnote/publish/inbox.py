@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import secrets
+import socket
 import tempfile
 import threading
 import time
@@ -92,7 +93,8 @@ class Inbox:
         self.received = self.duplicates = 0
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "receipts").mkdir(exist_ok=True)
-        self.client_id = client_id or f"roomnote-inbox-{cfg.device.office}"
+        # one persistent session per workstation: the broker keeps notes for it while it is off
+        self.client_id = client_id or f"roomnote-inbox-{cfg.device.office}-{socket.gethostname()}"[:64]
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
         self._lock = threading.Lock()
