@@ -1,7 +1,7 @@
 # Two commands for a new user: `make demo` and `make test` (README, Quick start).
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := python3-venv flite espeak-ng sox pocketsphinx-testdata
+APT_PACKAGES := python3-venv flite espeak-ng sox pocketsphinx-testdata mosquitto mosquitto-clients
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: demo test deps venv bench bench-redaction clean encoder encoder-check
@@ -39,6 +39,7 @@ bench: deps venv encoder
 bench-redaction: deps venv
 	$(PY) -m pip install -q -c constraints.txt -e '.[peers]'
 	$(PY) bench/redaction.py
+	$(PY) bench/publish.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -206,3 +206,19 @@ def test_support_check_rejects_composer_items_that_lost_their_grounds(encoder):
 def test_revision_refused_is_a_roomnote_error():
     from roomnote.errors import RevisionRefused
     assert issubclass(RevisionRefused, RoomnoteError)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_receiver_rebuilds_the_same_note_from_its_json(fmt, encoder):
+    """The inbox renders Markdown and text from the JSON it received (notes.from_dict):
+    the result must be what the box itself renders, revisions and topic counts included."""
+    from roomnote.notes import from_dict, to_markdown
+
+    s = SESSIONS["01"]
+    rt = s.transcript()
+    note = revise_note(rt, compose_note(rt, fmt, s.facts(), encoder=encoder), "shorter")
+    wire = json.loads(json.dumps(to_dict(note)))
+    back = from_dict(wire)
+    assert to_dict(back) == wire
+    assert to_markdown(back) == to_markdown(note) and to_text(back) == to_text(note)
+    check_egress(wire)

@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--format-out", default="json,md", metavar="LIST", type=_output_list,
                     help=f"files to write, comma-separated from {','.join(OUTPUTS)} (default: json,md)")
     pr.set_defaults(func=cmd_process)
+    from .publish.cli import add_commands as add_publish_commands, add_process_arguments
+    add_process_arguments(pr)  # --publish, --serve, --wait
 
     m = sub.add_parser("models", help="the models manifest")
     msub = m.add_subparsers(required=True, metavar="ACTION")
@@ -56,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     h = msub.add_parser("hash", help="print the manifest files block for a model directory (for pinning)")
     h.add_argument("dir", type=Path)
     h.set_defaults(func=cmd_models_hash)
+    add_publish_commands(sub)  # publisher, outbox, keys, inbox, verify-receipt, audit
     return p
 
 
@@ -84,7 +87,7 @@ def _render_outputs(note, markdown: str, names: list[str]) -> dict[str, str]:
 def cmd_process(args) -> int:
     from .audio.wavfile import read_wav_info, wav_frames
     from .notes import to_markdown
-    from .pipeline import (load_engines, load_note_encoder, new_session_id, note_from_transcript,
+    from .pipeline import (load_engines, load_note_encoder, new_session_id, redact_and_compose,
                            session_facts, transcribe)
     from .redact.topics import policy_from_config
 
@@ -93,6 +96,9 @@ def cmd_process(args) -> int:
     info = read_wav_info(args.wav)  # bad input fails here, before models load
     _check_out_dir(args.out)
     encoder = load_note_encoder(cfg)  # verified (P6) before any audio is read
+    if args.publish:  # keys, outbox and TLS files are checked before the session is processed
+        from .publish.cli import check_publish_ready
+        check_publish_ready(cfg)
     engines = load_engines(cfg)
     try:
         transcript = transcribe(wav_frames(args.wav), engines, cfg)
@@ -103,7 +109,11 @@ def cmd_process(args) -> int:
     # The recording ended when the file was last written; it started `duration` before.
     ended = datetime.fromtimestamp(args.wav.stat().st_mtime, timezone.utc)
     facts = session_facts(cfg, transcript, ended, new_session_id())
-    note = note_from_transcript(transcript, fmt, facts, encoder, policy_from_config(cfg.redaction, encoder))
+    note, rt = redact_and_compose(transcript, fmt, facts, encoder, policy_from_config(cfg.redaction, encoder))
+    if args.publish:  # into the outbox and to the broker, not to --out (publish/cli.py)
+        from .publish.cli import publish_session
+        return publish_session(args, cfg, note, rt)
+    del rt  # kept only by the publisher, for revisions
     markdown = to_markdown(note)
     print(markdown)  # printed first, so a full disk below loses nothing
     for name, text in _render_outputs(note, markdown, args.format_out).items():

@@ -73,6 +73,52 @@ class RedactionConfig:
 
 
 @dataclass(frozen=True)
+class MqttConfig:
+    host: str = "localhost"  # the practice broker
+    port: int = 8883
+    ca_file: str = "/etc/roomnote/tls/ca.pem"  # CA that signed the broker's certificate
+    cert_file: str = "/etc/roomnote/tls/device.pem"  # this box's client certificate
+    key_file: str = "/etc/roomnote/tls/device.key"
+    verify_server: bool = True  # chain and host name; false only for a lab broker
+    tls_version: str = "1.2"  # minimum: 1.2 | 1.3
+    keepalive_s: int = 30
+    heartbeat_s: int = 60  # status message interval
+    retry_min_s: float = 0.5  # reconnect and resend backoff, doubling up to retry_max_s
+    retry_max_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    dir: str = "/var/lib/roomnote/outbox"  # encrypted notes and receipts until PUBACK
+    max_inflight: int = 100  # messages published and not yet acknowledged
+
+
+@dataclass(frozen=True)
+class CommandsConfig:
+    require_signature: bool = False  # Ed25519 signatures from the practice system
+    practice_public_key: str = ""  # PEM file; needed when require_signature is true
+    max_skew_s: int = 300  # accepted clock difference of a signed command
+    max_bytes: int = 8192  # larger command payloads are refused unread
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    transcript_ttl_s: int = 259200  # 72 h: redacted transcript kept for revisions, then destroyed
+    dir: str = "/var/lib/roomnote/sessions"  # encrypted transcripts (key in memory only)
+
+
+@dataclass(frozen=True)
+class KeysConfig:
+    outbox_key: str = "/var/lib/roomnote/keys/outbox.key"  # AES-256 key, root-only
+    signing_key: str = "/var/lib/roomnote/keys/device-signing.key"  # Ed25519, signs receipts
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    file: str = "/var/lib/roomnote/audit.log"  # hash-chained, content-free
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
@@ -80,6 +126,12 @@ class Config:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     notes: NotesConfig = field(default_factory=NotesConfig)
     redaction: RedactionConfig = field(default_factory=RedactionConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    commands: CommandsConfig = field(default_factory=CommandsConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    keys: KeysConfig = field(default_factory=KeysConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
 
 # Values a key may take, where the type alone says too little.
@@ -88,12 +140,22 @@ CHOICES = {
     "asr.language": ("en", "ko"),
     "notes.format": NOTE_FORMATS,
     **{f"redaction.topics.{f.name}": ("remove", "generalize", "keep") for f in dataclasses.fields(TopicsConfig)},
+    "mqtt.tls_version": ("1.2", "1.3"),
 }
 TOPIC_LEVELS = ("device.id", "device.office")  # become MQTT topic levels
 RANGES = {
     "vad.threshold": (0.05, 0.95),
     "vad.min_silence_ms": (50, 5000),
     "vad.pad_ms": (0, 1000),
+    "mqtt.port": (1, 65535),
+    "mqtt.keepalive_s": (5, 3600),
+    "mqtt.heartbeat_s": (1, 3600),
+    "mqtt.retry_min_s": (0.05, 60.0),
+    "mqtt.retry_max_s": (0.1, 3600.0),
+    "outbox.max_inflight": (1, 1000),
+    "commands.max_skew_s": (5, 3600),
+    "commands.max_bytes": (256, 262144),
+    "retention.transcript_ttl_s": (1, 30 * 86400),
 }
 
 

@@ -22,3 +22,11 @@ class AudioError(RoomnoteError):
 
 class RevisionRefused(RoomnoteError):
     """A revision instruction that cannot be carried out from the transcript; nothing changed."""
+
+
+class PublishError(RoomnoteError):
+    """Broker, TLS, outbox, key or command trouble on the way to the practice network."""
+
+
+class AuditError(RoomnoteError):
+    pass

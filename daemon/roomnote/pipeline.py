@@ -19,7 +19,7 @@ from .config import Config
 from .models import Manifest, load_manifest, verify_model
 from .notes import Note, SessionFacts, compose_note
 from .redact import RedactionPolicy, redact_transcript
-from .transcript import Segment, Transcript
+from .transcript import RedactedTranscript, Segment, Transcript
 
 
 @dataclass
@@ -83,14 +83,21 @@ def session_facts(cfg: Config, transcript: Transcript, ended_at: datetime, sessi
                         engine=transcript.engine, consent=consent)
 
 
-def note_from_transcript(transcript: Transcript, fmt: str, facts: SessionFacts,
-                         encoder=None, policy: RedactionPolicy | None = None) -> Note:
-    """Redact (with the office's topic policy; None: the defaults), compose, then drop the
-    raw transcript (P1): only the note survives."""
+def redact_and_compose(transcript: Transcript, fmt: str, facts: SessionFacts, encoder=None,
+                       policy: RedactionPolicy | None = None) -> tuple[Note, RedactedTranscript]:
+    """Redact (with the office's topic policy; None: the defaults) and drop the raw
+    transcript (P1), then compose. The redacted transcript is returned for revisions."""
     try:
-        return compose_note(redact_transcript(transcript, policy), fmt, facts, encoder=encoder)
+        rt = redact_transcript(transcript, policy)
     finally:
         transcript.wipe()
+    return compose_note(rt, fmt, facts, encoder=encoder), rt
+
+
+def note_from_transcript(transcript: Transcript, fmt: str, facts: SessionFacts, encoder=None,
+                         policy: RedactionPolicy | None = None) -> Note:
+    """Only the note survives: the raw transcript is wiped, the redacted one dropped."""
+    return redact_and_compose(transcript, fmt, facts, encoder, policy)[0]
 
 
 def load_note_encoder(cfg: Config, manifest: Manifest | None = None):

@@ -11,8 +11,8 @@ from .composer import compose_note
 from .fhir import to_fhir
 from .formats import FORMATS
 from .model import Evidence, Item, Note, Revision, Section, SessionFacts
-from .render import to_dict, to_markdown, to_text
+from .render import from_dict, to_dict, to_markdown, to_text
 from .revise import revise_note
 
-__all__ = ["compose_note", "revise_note", "FORMATS", "to_dict", "to_markdown", "to_text", "to_fhir",
+__all__ = ["compose_note", "revise_note", "FORMATS", "to_dict", "from_dict", "to_markdown", "to_text", "to_fhir",
            "Note", "SessionFacts", "Section", "Item", "Evidence", "Revision"]

@@ -2,9 +2,11 @@
 the clinician, and as plain text that pastes cleanly into an EHR (fhir.py has the FHIR form)."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from .facts import duration_text, whole_minutes
 from .formats import FORMAT_TITLES
-from .model import Evidence, Item, Note
+from .model import Evidence, Item, Note, Revision, Section, SessionFacts
 
 SCHEMA = "roomnote.note/2"
 _EVIDENCE_SHOWN = 3  # markdown lists this many evidence spans per item, then "+N more"
@@ -69,6 +71,30 @@ def to_dict(note: Note) -> dict:
         "revisions": [{"version": r.version, "kind": r.kind, "created_at": r.created_at.isoformat()}
                       for r in note.revisions],
     }
+
+
+def from_dict(d: dict) -> Note:
+    """The inverse of to_dict, so a receiver (the inbox) renders exactly what the box does."""
+    s = d["session"]
+    facts = SessionFacts(session_id=s["session_id"], device_id=s["device_id"],
+                         started_at=datetime.fromisoformat(s["started_at"]),
+                         ended_at=datetime.fromisoformat(s["ended_at"]), duration_s=s["duration_s"],
+                         speech_s=s["speech_s"], engine=s["engine"], consent=s.get("consent"),
+                         modality=s.get("modality", "in person"))
+    sections = [Section(sec["key"], sec["title"],
+                        [Item(it["text"], [Evidence(e["segment_id"], e["start"], e["end"], e.get("cue"),
+                                                    e.get("basis", "cue"), e.get("score"))
+                                           for e in it["evidence"]], it["kind"], it.get("category", ""))
+                         for it in sec["items"]]) for sec in d["sections"]]
+    composer = d.get("composer", {})
+    return Note(d["note_id"], d["version"], d["format"], datetime.fromisoformat(d["created_at"]), facts,
+                sections, dict(d.get("redaction_counts", {})), d["no_speech"], s.get("cpt_code"),
+                d.get("speakers_identified", False), list(d.get("risk_flags", [])),
+                encoder=composer.get("encoder"), generator=composer.get("generator", "extractive"),
+                revisions=[Revision(r["version"], r["kind"], datetime.fromisoformat(r["created_at"]))
+                           for r in d.get("revisions", [])],
+                topic_counts=dict(d.get("topic_counts", {})),
+                removed_passages=d.get("removed_passages", 0))
 
 
 def clock(seconds: float) -> str:

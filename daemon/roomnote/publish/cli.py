@@ -1,0 +1,268 @@
+"""Subcommands for publishing: publisher, outbox, keys, inbox, verify-receipt, audit verify,
+and `process --publish`. Registered by roomnote.cli."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+
+from ..config import load_config
+from ..errors import PublishError, RoomnoteError
+
+log = logging.getLogger("roomnote")
+
+
+def add_process_arguments(pr: argparse.ArgumentParser) -> None:
+    pr.add_argument("--publish", action="store_true",
+                    help="queue the note in the encrypted outbox and deliver it to the broker (not to --out)")
+    pr.add_argument("--serve", action="store_true",
+                    help="with --publish: keep running for revise/finalize/discard until the note is finalised, "
+                         "discarded or expires")
+    pr.add_argument("--wait", type=float, default=30.0, metavar="S",
+                    help="with --publish: seconds to wait for the broker's acknowledgement (default 30)")
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("publisher", help="deliver the outbox and answer commands until stopped (SIGTERM)")
+    p.add_argument("--config", type=Path)
+    p.set_defaults(func=cmd_publisher)
+
+    o = sub.add_parser("outbox", help="the encrypted outbox")
+    osub = o.add_subparsers(required=True, metavar="ACTION")
+    a = osub.add_parser("list", help="list queued messages (ids only; nothing is decrypted)")
+    a.add_argument("--config", type=Path)
+    a.set_defaults(func=cmd_outbox_list)
+    a = osub.add_parser("send", help="deliver everything queued, then exit")
+    a.add_argument("--config", type=Path)
+    a.add_argument("--wait", type=float, default=60.0, metavar="S", help="give up after S seconds (default 60)")
+    a.set_defaults(func=cmd_outbox_send)
+
+    k = sub.add_parser("keys", help="provisioning keys")
+    ksub = k.add_subparsers(required=True, metavar="ACTION")
+    a = ksub.add_parser("init", help="create this box's outbox key and receipt signing key (if missing)")
+    a.add_argument("--config", type=Path)
+    a.set_defaults(func=cmd_keys_init)
+    a = ksub.add_parser("practice", help="create an Ed25519 key pair for signing commands (practice system)")
+    a.add_argument("file", type=Path, help="private key file to create; the public key goes to FILE.pub.pem")
+    a.set_defaults(func=cmd_keys_practice)
+
+    v = sub.add_parser("verify-receipt", help="check a deletion receipt's signature")
+    v.add_argument("file", type=Path)
+    v.add_argument("--key", type=Path, required=True, help="the device's public key (PEM, from `roomnote keys init`)")
+    v.set_defaults(func=cmd_verify_receipt)
+
+    au = sub.add_parser("audit", help="the box's audit log")
+    ausub = au.add_subparsers(required=True, metavar="ACTION")
+    a = ausub.add_parser("verify", help="check the audit log's hash chain")
+    a.add_argument("--config", type=Path)
+    a.add_argument("--file", type=Path, help="an audit log file (default: audit.file of the config)")
+    a.set_defaults(func=cmd_audit_verify)
+
+    i = sub.add_parser("inbox", help="the therapist's workstation: receive notes, send revise/finalize")
+    isub = i.add_subparsers(required=True, metavar="ACTION")
+    a = isub.add_parser("listen", help="write every received note into a folder until stopped")
+    a.add_argument("--config", type=Path, help="TOML with [mqtt] (the workstation's certificate) and device.office")
+    a.add_argument("--out", type=Path, required=True, help="folder for the notes (Markdown, text, JSON) and receipts")
+    a.add_argument("--device", default="+", help="only this box (default: every box of the office)")
+    a.add_argument("--device-key", type=Path, help="a box's public key: check receipts as they arrive")
+    a.set_defaults(func=cmd_inbox_listen)
+    for name, text in (("revise", "ask the box for a revision"), ("finalize", "finalise: the box destroys the transcript"),
+                       ("discard", "discard the note and its transcript"), ("ping", "ask a box to answer")):
+        a = isub.add_parser(name, help=text)
+        if name != "ping":
+            a.add_argument("note_id")
+        if name == "revise":
+            a.add_argument("instruction", help='e.g. "rewrite as dap"')
+        a.add_argument("--config", type=Path)
+        a.add_argument("--out", type=Path, help="the inbox folder (finds the box that sent the note)")
+        a.add_argument("--device", help="the box's device id (default: looked up in --out)")
+        a.add_argument("--sign-key", type=Path, help="the practice's Ed25519 private key (boxes that require signatures)")
+        a.add_argument("--wait", type=float, default=15.0, metavar="S", help="seconds to wait for the box's answer")
+        a.set_defaults(func=cmd_inbox_command, command=name)
+
+
+def _reviser():
+    from ..notes.revise import revise_note
+    return revise_note
+
+
+def _until_signalled() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def check_publish_ready(cfg) -> None:
+    """Everything `process --publish` needs, checked before a session is processed, so bad
+    settings cost a line, not a session's note."""
+    from .client import check_client_certificate
+    from .keys import load_outbox_key, load_signing_key
+    from .outbox import Outbox
+
+    load_signing_key(cfg.keys.signing_key)
+    Outbox(cfg.outbox.dir, load_outbox_key(cfg.keys.outbox_key))
+    check_client_certificate(cfg.mqtt)
+
+
+def publish_session(args, cfg, note, rt) -> int:
+    """`process --publish`: queue (P7), deliver; the note is not printed (journals keep no notes)."""
+    from .service import PublishingService
+
+    fmt = note.format
+    svc = PublishingService(cfg, reviser=_reviser())
+    svc.start()
+    stop = _until_signalled()
+    try:
+        svc.put(note, rt)
+        print(f"note {note.note_id} v{note.version} ({fmt}) queued in the outbox", flush=True)
+        if args.serve:
+            while not stop.is_set() and note.note_id in svc.sessions:
+                stop.wait(0.2)
+        delivered = svc.wait_delivered(args.wait)
+    finally:
+        svc.stop()
+    if delivered:
+        print(f"note {note.note_id} delivered (broker acknowledged)", flush=True)
+    else:
+        print(f"note {note.note_id} not delivered yet ({svc.last_error or 'no acknowledgement'}); it stays in the "
+              "outbox and `roomnote publisher` delivers it", flush=True)
+    return 0
+
+
+def cmd_publisher(args) -> int:
+    from .service import PublishingService
+
+    cfg = load_config(args.config)
+    svc = PublishingService(cfg, reviser=_reviser())
+    stop = _until_signalled()
+    svc.start()
+    log.info("publisher for %s/%s running; %d message(s) in the outbox", cfg.device.office, cfg.device.id,
+             len(svc.outbox))
+    stop.wait()
+    svc.stop()
+    return 0
+
+
+def cmd_outbox_send(args) -> int:
+    from .service import PublishingService
+
+    cfg = load_config(args.config)
+    svc = PublishingService(cfg, reviser=None)
+    svc.start()
+    ok = svc.wait_delivered(args.wait)
+    svc.stop()
+    if not ok:
+        raise PublishError(f"{len(svc.outbox)} message(s) still in the outbox after {args.wait:.0f} s "
+                           f"({svc.last_error or 'no acknowledgement'})")
+    print(f"outbox empty: {svc.delivered} message(s) delivered")
+    return 0
+
+
+def cmd_outbox_list(args) -> int:
+    from .outbox import list_entries
+
+    cfg = load_config(args.config)
+    d = Path(cfg.outbox.dir)
+    if not d.is_dir():
+        print(f"outbox {d}: empty (not created yet)")
+        return 0
+    try:
+        rows = list_entries(d)
+    except OSError as e:
+        raise PublishError(f"{d}: cannot read the outbox ({e.strerror}); run as the user roomnote runs as") from None
+    now = time.time()
+    for e in rows:
+        st = (d / e.name).stat()
+        print(f"{e.seq:8d}  {e.message_id:48}  {st.st_size:7d} B  queued {now - st.st_mtime:8.0f} s ago")
+    print(f"{len(rows)} message(s) in {d}")
+    return 0
+
+
+def cmd_keys_init(args) -> int:
+    from .keys import init_device_keys
+
+    cfg = load_config(args.config)
+    for line in init_device_keys(cfg.keys.outbox_key, cfg.keys.signing_key):
+        print(line)
+    return 0
+
+
+def cmd_keys_practice(args) -> int:
+    from .keys import new_ed25519_pair
+
+    if args.file.exists():
+        raise RoomnoteError(f"{args.file}: already exists; choose a new file name (keys are never overwritten)")
+    pub = new_ed25519_pair(args.file)
+    print(f"created {args.file}; set commands.practice_public_key on each box to a copy of {pub}")
+    return 0
+
+
+def cmd_verify_receipt(args) -> int:
+    from .keys import load_public_key
+    from .messages import verify_receipt
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as e:
+        raise PublishError(f"{args.file}: cannot read the receipt ({e.strerror})") from None
+    try:
+        d = verify_receipt(data, load_public_key(args.key, "device public key"))
+    except PublishError as e:
+        raise PublishError(f"{args.file}: {e}") from None
+    print(f"receipt ok: {d['action']} note {d['note_id']} v{d['note_version']} (sha256 {d['note_sha256'][:16]}...) "
+          f"on {d['device_id']}; destroyed {', '.join(d['destroyed'])} at {d['destroyed_at']}")
+    return 0
+
+
+def cmd_audit_verify(args) -> int:
+    from ..audit import verify_log
+
+    path = args.file or Path(load_config(args.config).audit.file)
+    n, head = verify_log(path)
+    print(f"audit log ok: {n} entries, chain intact, head {head}")
+    return 0
+
+
+def cmd_inbox_listen(args) -> int:
+    from .inbox import Inbox
+
+    cfg = load_config(args.config)
+    inbox = Inbox(cfg, args.out, device=args.device, device_key=args.device_key)
+    stop = _until_signalled()
+    inbox.connect()
+    inbox.loop_forever(stop)
+    log.info("inbox stopped: %d note(s) received, %d duplicate(s) dropped", inbox.received, inbox.duplicates)
+    return 0
+
+
+def cmd_inbox_command(args) -> int:
+    from .inbox import device_of, send_command
+
+    cfg = load_config(args.config)
+    name = args.command
+    fields = {}
+    if name != "ping":
+        fields["note_id"] = args.note_id
+    if name == "revise":
+        fields["instruction"] = args.instruction
+    if args.device:
+        device = args.device
+    elif args.out and name != "ping":
+        device = device_of(args.out, args.note_id)
+    else:
+        raise RoomnoteError("pass --device (the box's device id) or --out (the inbox folder that received the note)")
+    answer = send_command(cfg, device, name, fields, sign_key=args.sign_key, wait_s=args.wait)
+    if answer is None:
+        raise PublishError(f"{name} sent to {device}, but no answer within {args.wait:.0f} s; the box may be offline "
+                           "(commands are not queued for it): try again later")
+    if answer.get("event") == "command_rejected":
+        raise PublishError(f"{device} rejected {name}: {answer.get('reason')}: {answer.get('detail')}")
+    extra = {k: v for k, v in answer.items() if k in ("note_id", "version", "receipt_id", "outbox")}
+    print(f"{device}: {answer.get('event')} {json.dumps(extra)}")
+    return 0
+
