@@ -22,6 +22,7 @@ setup(
         "cffi>=1.15",  # zero-copy audio into vosk
         "names>=0.3.0",  # US Census 1990 name lists for the redactor
         "cryptography>=41",  # AES-GCM for the enrolled voice profile (roomnote.speakers)
+        "threadpoolctl>=3.1",  # the voice encoder's small matmuls run single-threaded
     ],
     extras_require={
         # silero-vad is installed separately with --no-deps (Makefile): only its ONNX file is used

@@ -59,6 +59,10 @@ class VoiceEncoder:
         self.linear_w = np.ascontiguousarray(w["linear.weight"].T)
         self.linear_b = w["linear.bias"]
         self.mel = mel_filters()
+        # The recurrent matmuls are small: BLAS threads only spin (4x the CPU for no speed-up),
+        # so the encoder runs single-threaded and leaves the other cores to recognition.
+        from threadpoolctl import ThreadpoolController
+        self._blas = ThreadpoolController()
         n = np.arange(N_FFT)
         self.window = (0.5 - 0.5 * np.cos(2 * np.pi * n / N_FFT)).astype(np.float32)  # periodic Hann
 
@@ -74,7 +78,10 @@ class VoiceEncoder:
 
     def forward(self, mels: np.ndarray) -> np.ndarray:
         """(batch, frames, 40) mel windows -> (batch, 256) unit embeddings."""
-        x = mels.astype(np.float32, copy=False)
+        with self._blas.limit(limits=1, user_api="blas"):
+            return self._forward(mels.astype(np.float32, copy=False))
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
         b, t, _ = x.shape
         for w_ih, w_hh, bias in self.layers:
             hidden = w_hh.shape[0]

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..config import Config, SpeakersConfig
 from ..errors import RoomnoteError
-from .clustering import centroid
+from .clustering import agglomerate, centroid
 from .encoder import VoiceEncoder
 
 log = logging.getLogger("roomnote")
@@ -32,7 +32,7 @@ log = logging.getLogger("roomnote")
 HEADER = b"RNVP1\n"
 DIM = 256
 MIN_ENROL_SPEECH_S = 10.0  # about 30 s is asked for; less than 10 s of speech is refused
-ONE_VOICE_SHARE = 0.8  # at least this share of windows must sound like the enrolled voice
+ONE_VOICE_SHARE = 0.8  # at least this share of the 1.6 s windows must group as one voice
 
 
 class ProfileError(RoomnoteError):
@@ -187,10 +187,11 @@ def enroll_from_frames(frames: Iterable[np.ndarray], vad, encoder: VoiceEncoder,
                                f"alone for about 30 seconds (at least {MIN_ENROL_SPEECH_S:.0f} s) and enrol again")
         partials, _ = encoder.embed_partials(speech, 80)
         speech.fill(0)
-        emb = centroid(partials)
-        alike = float(np.mean(partials @ emb >= cfg.speakers.same_voice - 0.1))
+        groups = agglomerate(partials, cfg.speakers.same_voice - 0.1)  # single windows vary more
+        main = max(groups, key=len)
+        emb = centroid(partials[main])
         partials.fill(0)
-        if alike < ONE_VOICE_SHARE:
+        if len(main) < ONE_VOICE_SHARE * sum(map(len, groups)):
             emb.fill(0)
             raise ProfileError("the recording does not sound like one voice throughout; record the therapist "
                                "speaking alone, in a quiet room, and enrol again")
