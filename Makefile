@@ -35,6 +35,7 @@ test: deps venv
 
 bench: deps venv
 	$(PY) bench/asr.py
+	$(PY) bench/speakers.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -47,7 +47,7 @@ MIN_VOICE_SHARE = 0.05
 MAX_VOICES = 4
 SILENCE_DB = 35.0  # 10 ms frames this far below the segment's loud frames are left out
 CLEAN_SPREAD = 0.1  # a segment is "clean" when every window is within same_voice - this of its mean
-REFRESH = 8  # provisional labels re-cluster after this many new segments
+REFRESH = 8  # provisional labels re-cluster after this many new segments (or a quarter more)
 
 
 @dataclass
@@ -117,7 +117,7 @@ class SpeakerAttributor:
         if turn is None:
             return UNKNOWN
         self.turns.append(turn)
-        if self.voices is None or len(self.turns) - self._clustered_at >= REFRESH:
+        if self.voices is None or len(self.turns) - self._clustered_at >= max(REFRESH, self._clustered_at // 4):
             self.voices = self._find_voices()
             self._clustered_at = len(self.turns)
         return self.voices.pick(turn.emb, self.cfg) if self.voices.names else UNKNOWN
