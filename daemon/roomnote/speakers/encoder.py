@@ -71,9 +71,11 @@ class VoiceEncoder:
         padded = np.pad(wav.astype(np.float32, copy=False), N_FFT // 2)
         n = 1 + (len(padded) - N_FFT) // HOP
         frames = np.lib.stride_tricks.as_strided(padded, (n, N_FFT), (HOP * 4, 4))
-        spec = np.abs(np.fft.rfft(frames * self.window, axis=1)) ** 2
+        windowed = frames * self.window
+        spec = np.abs(np.fft.rfft(windowed, axis=1)) ** 2
         out = (spec.astype(np.float32) @ self.mel.T)
-        padded.fill(0)  # P1: the copy of the audio is not needed any more
+        for a in (padded, windowed, spec):  # P1: copies of the audio are zeroed, not just dropped
+            a.fill(0)
         return out
 
     def forward(self, mels: np.ndarray) -> np.ndarray:
@@ -132,7 +134,7 @@ def normalise_volume(wav: np.ndarray) -> np.ndarray:
     if rms > 0:
         change = TARGET_DBFS - 20 * np.log10(rms)
         gain = 10 ** (change / 20) if change > 0 else 1.0
-    return (wav * np.float32(gain)).astype(np.float32)
+    return wav * np.float32(gain)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
