@@ -8,6 +8,9 @@ to a WAV, run through the real pipeline (Silero VAD, pocketsphinx, the voice enc
 without a therapist profile ("speaker 1/2/3", mapped to the reference roles for scoring) and
 with one enrolled from ~30 s of the therapist's voice reading other text.
 
+Then one session of two real human voices from Debian's pocketsphinx-testdata (the LibriVox
+reader and the "cards" speaker, turn about), without a profile.
+
 Prints per session and overall: words labelled wrongly (target < 5 %), words labelled
 unknown, diarization error rate (10 ms grid, 0.25 s collar; unknown counts as missed
 speech), and the CPU time spent in speaker attribution per hour of audio.
@@ -26,7 +29,7 @@ from roomnote.audio.wavfile import wav_frames  # noqa: E402
 from roomnote.config import Config  # noqa: E402
 from roomnote.pipeline import load_engines, transcribe  # noqa: E402
 from roomnote.speakers import SpeakerAttributor, enroll_from_frames  # noqa: E402
-from roomnote.speakers.evalset import SESSIONS, Score, enrolment_wav, render, score  # noqa: E402
+from roomnote.speakers.evalset import SESSIONS, Score, enrolment_wav, real_session, render, score  # noqa: E402
 
 
 class TimedAttributor(SpeakerAttributor):
@@ -93,10 +96,19 @@ def main() -> int:
                       f"{s.unknown_share:8.1%} {s.der:7.1%}  {labels}", flush=True)
                 tr.wipe()
             profile.wipe()
+        # real human voices (pocketsphinx-testdata): too little of either voice to enrol one
+        ref = real_session(wav)
+        engines.speakers = TimedModel(model, None)
+        tr = transcribe(wav_frames(wav), engines, cfg)
+        audio_s += tr.duration
+        s = score(tr.segments, ref)
+        print(f"{'real: LibriVox + cards':24} {'no':8} {s.words:5d} {s.wrong_share:7.1%} {s.unknown_share:8.1%} "
+              f"{s.der:7.1%}", flush=True)
+        tr.wipe()
     engines.speakers = model
     engines.close()
     for with_profile, s in totals.items():
-        print(f"{'ALL':24} {'yes' if with_profile else 'no':8} {s.words:5d} {s.wrong_share:7.1%} "
+        print(f"{'ALL synthesised':24} {'yes' if with_profile else 'no':8} {s.words:5d} {s.wrong_share:7.1%} "
               f"{s.unknown_share:8.1%} {s.der:7.1%}")
     per_hour = TimedAttributor.cpu / audio_s * 3600
     print(f"speaker attribution CPU: {TimedAttributor.cpu:.1f} s for {audio_s / 60:.1f} min of audio = "

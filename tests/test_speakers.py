@@ -23,7 +23,7 @@ from roomnote.notes import compose_note, to_dict, to_markdown
 from roomnote.pipeline import note_from_transcript, session_facts, transcribe
 from roomnote.speakers import (SpeakerAttributor, SpeakerModel, delete_profile, enroll_from_frames,
                                load_encoder, load_profile, save_profile)
-from roomnote.speakers.evalset import SESSIONS, enrolment_wav, render, score
+from roomnote.speakers.evalset import SESSIONS, enrolment_wav, real_session, render, score
 from roomnote.speakers.profile import ProfileError, VoiceProfile
 from roomnote.synth import DEMO_TURNS, speak, synthesise
 from roomnote.transcript import RedactedSegment, RedactedTranscript, RedactionReport
@@ -116,6 +116,17 @@ def test_labels_on_synthesised_sessions(name, enrolled, voices, max_unknown, eng
     assert s.wrong_share < 0.05
     assert s.unknown_share <= max_unknown
     assert {seg.speaker for seg in tr.segments} - {"unknown"} == voices
+
+
+def test_real_human_voices_are_told_apart(english_engines, encoder, default_config, voice_dir):
+    # LibriVox reader and the "cards" speaker of pocketsphinx-testdata, turn about, no profile
+    wav = voice_dir / "real.wav"
+    ref = real_session(wav)
+    engines = dataclasses.replace(english_engines, speakers=SpeakerModel(encoder, default_config.speakers, None))
+    tr = transcribe(wav_frames(wav), engines, default_config)
+    s = score(tr.segments, ref)
+    assert s.words > 60 and s.wrong_share < 0.05 and s.unknown_share < 0.1
+    assert [seg.speaker for seg in tr.segments][:2] == ["speaker 1", "speaker 2"]
 
 
 def test_quotes_come_only_from_client_segments(english_engines, encoder, default_config, therapist_profiles,

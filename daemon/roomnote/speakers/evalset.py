@@ -240,3 +240,33 @@ def score(segments, ref: list[RefTurn], step: float = 0.01) -> Score:
             s.missed_s += (len(refs) - 1) * step  # one label per moment: overlap is partly missed
             s.confused_s += (h not in refs) * step
     return s
+
+
+# --- real human voices ----------------------------------------------------------------------
+
+TESTDATA = Path("/usr/share/pocketsphinx/test/data")  # Debian's pocketsphinx-testdata
+
+
+def real_session(path: str | Path, gap: float = 0.7, lead: float = 0.5) -> list[RefTurn]:
+    """Two real human voices from pocketsphinx-testdata, turn about: the LibriVox reader
+    (five passages, 25 s) and the speaker of the "cards" recordings (five short phrases, 10 s)."""
+    import wave
+
+    def read(p: Path) -> np.ndarray:
+        with wave.open(str(p)) as w:
+            if w.getframerate() != RATE or w.getnchannels() != 1:
+                raise RuntimeError(f"{p}: expected 16 kHz mono")
+            return np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32)
+
+    reader = [read(p) for p in sorted((TESTDATA / "librivox").glob("*.wav"))]
+    cards = [read(p) for p in sorted((TESTDATA / "cards").glob("*.wav"))]
+    if not reader or not cards:
+        raise RuntimeError(f"{TESTDATA}: recordings missing; run: apt-get install pocketsphinx-testdata")
+    parts, ref, t = [np.zeros(int(lead * RATE), np.float32)], [], lead
+    for a, b in zip(reader, cards):
+        for role, clip in (("therapist", a), ("client", b)):
+            ref.append(RefTurn(role, round(t, 3), round(t + len(clip) / RATE, 3)))
+            parts += [clip, np.zeros(int(gap * RATE), np.float32)]
+            t += len(clip) / RATE + gap
+    write_wav(path, np.concatenate(parts))
+    return ref
