@@ -23,10 +23,10 @@ from roomnote.notes import compose_note, to_dict, to_markdown
 from roomnote.pipeline import note_from_transcript, session_facts, transcribe
 from roomnote.speakers import (SpeakerAttributor, SpeakerModel, delete_profile, enroll_from_frames,
                                load_encoder, load_profile, save_profile)
-from roomnote.speakers.evalset import SESSIONS, enrolment_wav, real_session, render, score
+from roomnote.speakers.evalset import SESSIONS, RefTurn, enrolment_wav, real_session, render, score
 from roomnote.speakers.profile import ProfileError, VoiceProfile
 from roomnote.synth import DEMO_TURNS, speak, synthesise
-from roomnote.transcript import RedactedSegment, RedactedTranscript, RedactionReport
+from roomnote.transcript import RedactedSegment, RedactedTranscript, RedactionReport, Segment
 
 from conftest import REPO, run_roomnote
 
@@ -101,10 +101,9 @@ def run_session(name, english_engines, encoder, cfg, profile, voice_dir):
 
 
 @pytest.mark.parametrize("name, enrolled, voices, max_unknown", [
-    ("rms-slt", True, {"therapist", "client"}, 0.02),
     ("couple", True, {"therapist", "client", "other"}, 0.02),  # the partner is not merged into the client
     ("awb-kal16 short turns", False, {"speaker 1", "speaker 2"}, 0.05),
-    ("overlaps", True, {"therapist", "client"}, 0.25),  # unsure words are "unknown", not guessed
+    ("overlaps", True, {"therapist", "client"}, 0.15),  # unsure words are "unknown", not guessed
 ])
 def test_labels_on_synthesised_sessions(name, enrolled, voices, max_unknown, english_engines, encoder,
                                         default_config, therapist_profiles, voice_dir):
@@ -133,9 +132,12 @@ def test_quotes_come_only_from_client_segments(english_engines, encoder, default
                                                voice_dir):
     profile = therapist_profiles("rms")
     wav = voice_dir / "demo.wav"
-    synthesise(DEMO_TURNS, wav)  # rms is the therapist, slt the client
+    times = synthesise(DEMO_TURNS, wav)  # rms is the therapist, slt the client
+    ref = [RefTurn("therapist" if v == "rms" else "client", a, b) for (v, _), (a, b) in zip(DEMO_TURNS, times)]
     engines = dataclasses.replace(english_engines, speakers=SpeakerModel(encoder, default_config.speakers, profile))
     tr = transcribe(wav_frames(wav), engines, default_config)
+    s = score(tr.segments, ref)
+    assert s.words > 80 and s.wrong == 0 and s.unknown_share < 0.05
     speaker = {seg.id: seg.speaker for seg in tr.segments}
     assert set(speaker.values()) == {"therapist", "client"}
     facts = session_facts(default_config, tr, datetime.now(timezone.utc), "test-speakers")
@@ -169,6 +171,31 @@ def test_streaming_api_keeps_no_audio_and_wipes_voice_vectors(encoder, default_c
     assert len(who.turns) == 1 and not np.any(who.buf)
     assert who.label([]) == []
     assert not who.turns and not np.any(turn.emb) and not np.any(turn.partials)
+
+
+def _unit(*weights) -> np.ndarray:
+    v = np.zeros(256, np.float32)
+    v[:len(weights)] = weights
+    return v / np.linalg.norm(v)
+
+
+def test_labelling_rules_on_voice_vectors(encoder, default_config):
+    """The decision rules on their own: vectors in, labels out (no audio needed)."""
+    from roomnote.speakers.attribution import Turn
+    from roomnote.transcript import Word
+
+    therapist, therapist_tired, client = _unit(1), _unit(1, 0.8), _unit(0, 0, 1)
+    between = _unit(1, 0, 1)  # as alike to the therapist as to the client
+    assert 0.75 < therapist @ therapist_tired < 0.8  # two groups, both close to the profile
+    plan = [therapist] * 3 + [therapist_tired] * 4 + [client] * 3 + [between]
+    who = SpeakerAttributor(encoder, default_config.speakers, profile=therapist.copy())
+    segments = []
+    for i, v in enumerate(plan):
+        who.turns.append(Turn(f"s{i:04d}", v.copy(), v[None].copy(), np.array([[i * 5.0, i * 5 + 4.0]]), 4.0))
+        segments.append(Segment(f"s{i:04d}", i * 5.0, i * 5 + 4.0, [Word("word", i * 5.0 + 1, i * 5 + 2.0, 1.0)]))
+    labels = [seg.speaker for seg in who.label(segments)]
+    # the therapist in two groups is still the therapist, never the client; unsure is unknown
+    assert labels == ["therapist"] * 7 + ["client"] * 3 + ["unknown"]
 
 
 # --- the composer and the labels -------------------------------------------------------------

@@ -18,9 +18,9 @@ How labels are decided (thresholds in [speakers] of the config):
 1. Segments whose windows all sound alike are grouped by average-linkage clustering
    (``same_voice``), together with the single windows of segments that do not (two voices
    without a pause between them). A group with enough speech is a voice.
-2. With an enrolled therapist profile, the voice closest to it (at least
-   ``therapist_match``) is the therapist, the voice with the most remaining speech the
-   client, any further voice ``other`` (a partner in a couples session). Without a profile,
+2. With an enrolled therapist profile, a voice at least ``therapist_match`` alike to it is
+   the therapist, the voice with the most remaining speech the client, any further voice
+   ``other`` (a partner in a couples session). Without a profile,
    or when no voice matches it, voices are "speaker 1", "speaker 2", ... by first appearance.
 3. A segment gets its nearest voice only if that voice is at least ``min_similarity`` alike
    and ``min_margin`` closer than the runner-up; otherwise "unknown", never a guess.
@@ -44,9 +44,12 @@ STEP_FRAMES = 40  # a window every 0.4 s: fine enough to find a change of voice 
 MIN_SPEECH_S = 0.3  # less voiced audio than this says nothing about the voice
 MIN_VOICE_S = 3.0  # a voice needs this much speech (and 5 % of the session) to be one
 MIN_VOICE_SHARE = 0.05
+MIN_VOICE_UNITS = 2  # one odd segment (a laugh, a radio) is not a voice; windows of a mixed one count singly
 MAX_VOICES = 4
 SILENCE_DB = 35.0  # 10 ms frames this far below the segment's loud frames are left out
-CLEAN_SPREAD = 0.1  # a segment is "clean" when every window is within same_voice - this of its mean
+CLEAN_SPREAD = 0.1  # single windows of one voice are grouped at same_voice - this (they vary more)
+MIXED_MIN_WINDOWS = 3  # a second voice needs this many windows (1.2 s of new audio) in a segment
+MAX_UNITS = 2000  # at most this many vectors are clustered at once (32 MB of similarities)
 REFRESH = 8  # provisional labels re-cluster after this many new segments (or a quarter more)
 
 
@@ -59,6 +62,7 @@ class Turn:
     partials: np.ndarray  # (k, 256) one unit vector per 1.6 s window
     spans: np.ndarray  # (k, 2) first and last second each window covers
     speech_s: float
+    mixed: bool = False  # its windows fall into more than one voice
 
     def wipe(self) -> None:
         for a in (self.emb, self.partials, self.spans):
@@ -169,13 +173,21 @@ class SpeakerAttributor:
         last = len(voiced) - 1
         times = np.array([[voiced[min(a // HOP, last)], voiced[min(max(b - 1, 0) // HOP, last)] + 1]
                           for a, b in spans], np.float64) * HOP / SAMPLE_RATE + self.start
-        return Turn(segment_id, centroid(partials), partials, times, len(voiced) * HOP / SAMPLE_RATE)
+        return Turn(segment_id, centroid(partials), partials, times, len(voiced) * HOP / SAMPLE_RATE,
+                    self._is_mixed(partials))
+
+    def _is_mixed(self, partials: np.ndarray) -> bool:
+        """True when the segment's windows group into two voices, each with a few windows."""
+        if len(partials) < 2 * MIXED_MIN_WINDOWS:
+            return False
+        sizes = sorted(len(g) for g in agglomerate(partials, self.cfg.same_voice - CLEAN_SPREAD))
+        return len(sizes) > 1 and sizes[-2] >= MIXED_MIN_WINDOWS
 
     def _find_voices(self) -> Voices:
-        """Cluster clean segments as wholes and mixed ones window by window."""
+        """Cluster one-voice segments as wholes and mixed ones window by window."""
         units, weights, order = [], [], []
         for i, t in enumerate(self.turns):
-            if float(np.min(t.partials @ t.emb)) >= self.cfg.same_voice - CLEAN_SPREAD:
+            if not t.mixed:
                 units.append(t.emb[None])
                 weights.append(t.speech_s)
                 order.append(i)
@@ -186,13 +198,16 @@ class SpeakerAttributor:
         if not units:
             return Voices(np.zeros((0, 256), np.float32), [])
         emb, speech = np.concatenate(units), np.array(weights)
+        if len(emb) > MAX_UNITS:  # bound the similarity matrix: every n-th unit is clustered
+            keep = np.linspace(0, len(emb) - 1, MAX_UNITS).astype(int)
+            emb, speech, order = emb[keep], speech[keep], [order[i] for i in keep]
         groups = agglomerate(emb, self.cfg.same_voice)
         enough = max(MIN_VOICE_S, MIN_VOICE_SHARE * float(speech.sum()))
-        groups = [g for g in groups if speech[g].sum() >= enough]
+        groups = [g for g in groups if speech[g].sum() >= enough and len(g) >= MIN_VOICE_UNITS]
         groups = sorted(sorted(groups, key=lambda g: -speech[g].sum())[:MAX_VOICES], key=lambda g: order[g[0]])
         if not groups:
             return Voices(np.zeros((0, emb.shape[1]), np.float32), [])
-        cents = np.stack([centroid(emb[g], speech[g]) for g in groups])
+        cents = np.stack([_core_centroid(emb[g], speech[g]) for g in groups])
         return Voices(cents, self._name(cents, [float(speech[g].sum()) for g in groups]))
 
     def _name(self, cents: np.ndarray, speech: list[float]) -> list[str]:
@@ -204,8 +219,12 @@ class SpeakerAttributor:
         t = int(np.argmax(match))
         if match[t] < self.cfg.therapist_match:
             return names  # the enrolled therapist is not among the voices: nothing is assumed
-        names[t] = THERAPIST
-        rest = sorted((i for i in range(len(cents)) if i != t), key=lambda i: -speech[i])
+        # Every voice that matches the profile is the therapist (one person can fall into two
+        # groups): a therapist's words must never be quoted as the client's.
+        mine = {i for i in range(len(cents)) if match[i] >= self.cfg.therapist_match}
+        for i in mine:
+            names[i] = THERAPIST
+        rest = sorted((i for i in range(len(cents)) if i not in mine), key=lambda i: -speech[i])
         for rank, i in enumerate(rest):
             names[i] = CLIENT if rank == 0 else OTHER
         return names
@@ -233,13 +252,24 @@ class SpeakerAttributor:
         return out if len(out) > 1 else [replace(seg, speaker=labels[0])]
 
 
+def _core_centroid(emb: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """A voice's centre from its more typical half: windows that blend two voices (overlapping
+    speech, a turn change inside a window) sit at the edge of a group and would pull it."""
+    c = centroid(emb, weights)
+    if len(emb) < 4:
+        return c
+    core = emb @ c >= np.median(emb @ c)
+    return centroid(emb[core], weights[core])
+
+
 def _pick(sims: np.ndarray, names: list[str], cfg: SpeakersConfig) -> str:
     """The nearest voice when it is alike enough and clearly nearer than the next one."""
     if not len(names):
         return UNKNOWN
-    order = np.argsort(sims)[::-1]
-    best = float(sims[order[0]])
-    runner_up = float(sims[order[1]]) if len(order) > 1 else -1.0
+    top = int(np.argmax(sims))
+    best = float(sims[top])
+    others = [float(x) for x, name in zip(sims, names) if name != names[top]]  # another label, not another group
+    runner_up = max(others, default=-1.0)
     if best < cfg.min_similarity or best - runner_up < cfg.min_margin:
         return UNKNOWN
-    return names[order[0]]
+    return names[top]
