@@ -104,6 +104,7 @@ def run_session(name, english_engines, encoder, cfg, profile, voice_dir):
     ("couple", True, {"therapist", "client", "other"}, 0.02),  # the partner is not merged into the client
     ("awb-kal16 short turns", False, {"speaker 1", "speaker 2"}, 0.05),
     ("overlaps", True, {"therapist", "client"}, 0.15),  # unsure words are "unknown", not guessed
+    ("close voices", True, {"therapist", "client"}, 0.05),  # the client sounds like the therapist
 ])
 def test_labels_on_synthesised_sessions(name, enrolled, voices, max_unknown, english_engines, encoder,
                                         default_config, therapist_profiles, voice_dir):
@@ -186,9 +187,11 @@ def test_labelling_rules_on_voice_vectors(encoder, default_config):
 
     therapist, therapist_tired, client = _unit(1), _unit(1, 0.8), _unit(0, 0, 1)
     between = _unit(1, 0, 1)  # as alike to the therapist as to the client
-    assert 0.75 < therapist @ therapist_tired < 0.8  # two groups, both close to the profile
+    profile = _unit(1, 0.4)  # enrolled between the therapist's two ways of speaking
+    assert therapist @ therapist_tired < 0.8  # two groups ...
+    assert profile @ therapist > 0.9 and profile @ therapist_tired > 0.9  # ... both like the profile
     plan = [therapist] * 3 + [therapist_tired] * 4 + [client] * 3 + [between]
-    who = SpeakerAttributor(encoder, default_config.speakers, profile=therapist.copy())
+    who = SpeakerAttributor(encoder, default_config.speakers, profile=profile)
     segments = []
     for i, v in enumerate(plan):
         who.turns.append(Turn(f"s{i:04d}", v.copy(), v[None].copy(), np.array([[i * 5.0, i * 5 + 4.0]]), 4.0))

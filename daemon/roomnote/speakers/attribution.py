@@ -18,8 +18,8 @@ How labels are decided (thresholds in [speakers] of the config):
 1. Segments whose windows all sound alike are grouped by average-linkage clustering
    (``same_voice``), together with the single windows of segments that do not (two voices
    without a pause between them). A group with enough speech is a voice.
-2. With an enrolled therapist profile, a voice at least ``therapist_match`` alike to it is
-   the therapist, the voice with the most remaining speech the client, any further voice
+2. With an enrolled therapist profile, the voice most alike to it (at least
+   ``therapist_match``, and any voice nearly as alike) is the therapist, the voice with the most remaining speech the client, any further voice
    ``other`` (a partner in a couples session). Without a profile,
    or when no voice matches it, voices are "speaker 1", "speaker 2", ... by first appearance.
 3. A segment gets its nearest voice only if that voice is at least ``min_similarity`` alike
@@ -50,6 +50,7 @@ SILENCE_DB = 35.0  # 10 ms frames this far below the segment's loud frames are l
 CLEAN_SPREAD = 0.1  # single windows of one voice are grouped at same_voice - this (they vary more)
 MIXED_MIN_WINDOWS = 3  # a second voice needs this many windows (1.2 s of new audio) in a segment
 MAX_UNITS = 2000  # at most this many vectors are clustered at once (32 MB of similarities)
+SAME_PERSON_MARGIN = 0.1  # voices this close to the best match of the profile are the therapist too
 REFRESH = 8  # provisional labels re-cluster after this many new segments (or a quarter more)
 
 
@@ -219,9 +220,11 @@ class SpeakerAttributor:
         t = int(np.argmax(match))
         if match[t] < self.cfg.therapist_match:
             return names  # the enrolled therapist is not among the voices: nothing is assumed
-        # Every voice that matches the profile is the therapist (one person can fall into two
-        # groups): a therapist's words must never be quoted as the client's.
-        mine = {i for i in range(len(cents)) if match[i] >= self.cfg.therapist_match}
+        # One person can fall into two groups (the profile sits between them, both about as
+        # alike to it): both are the therapist, whose words must never be quoted as the
+        # client's. A voice clearly less alike than the best one is somebody else.
+        near = max(self.cfg.therapist_match, float(match[t]) - SAME_PERSON_MARGIN)
+        mine = {i for i in range(len(cents)) if match[i] >= near}
         for i in mine:
             names[i] = THERAPIST
         rest = sorted((i for i in range(len(cents)) if i not in mine), key=lambda i: -speech[i])
