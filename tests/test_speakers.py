@@ -24,6 +24,7 @@ from roomnote.pipeline import note_from_transcript, session_facts, transcribe
 from roomnote.speakers import (SpeakerAttributor, SpeakerModel, delete_profile, enroll_from_frames,
                                load_encoder, load_profile, save_profile)
 from roomnote.speakers.evalset import SESSIONS, RefTurn, enrolment_wav, real_session, render, score
+from roomnote.speakers.attribution import PIECE_S
 from roomnote.speakers.profile import ProfileError, VoiceProfile
 from roomnote.synth import DEMO_TURNS, speak, synthesise
 from roomnote.transcript import RedactedSegment, RedactedTranscript, RedactionReport, Segment
@@ -170,6 +171,18 @@ def test_streaming_api_keeps_no_audio_and_wipes_voice_vectors(encoder, default_c
     who.feed(clip[:8000].copy())
     assert who.end_segment(None) == "unknown"  # no words recognised: dropped
     assert len(who.turns) == 1 and not np.any(who.buf)
+    # a monologue longer than one piece is embedded as it is fed: never more than 12 s held
+    long = np.concatenate([clip] * 5)
+    who.start_segment(10.0)
+    most = 0
+    for i in range(0, len(long), 512):
+        who.feed(long[i:i + 512].copy())
+        most = max(most, who.n)
+    assert most <= PIECE_S * 16000 and len(who.pieces) >= 1
+    who.end_segment("s0002")
+    spans = who.turns[-1].spans
+    assert spans[0, 0] < 10.5 and spans[-1, 1] > 10.0 + len(long) / 16000 - 1.0  # the whole turn, in order
+    assert np.all(np.diff(spans[:, 0]) > 0)
     assert who.label([]) == []
     assert not who.turns and not np.any(turn.emb) and not np.any(turn.partials)
 

@@ -5,13 +5,16 @@ Streaming, so the recognition loop calls it as the VAD cuts speech:
     who = model.new_session()             # SpeakerModel from load_speaker_model()
     who.start_segment(at)                 # VAD SegmentStart
     who.feed(pcm)                         # each SpeechAudio frame (copied; caller may zero it)
+                                          #   (every 12 s of speech, feed embeds that piece)
     who.end_segment(segment_id)           # VAD SegmentEnd -> provisional label; None drops it
     segments = who.label(segments)        # at stop: final labels, then every voice vector wiped
 
 The expensive part (the voice embedding of a segment) runs live at each segment end; the
 final labelling only compares vectors, so stopping costs milliseconds. Audio of the open
 segment is held in one in-memory buffer that is zeroed as soon as it is embedded (P1);
-voice vectors are biometric data and are zeroed by label() / wipe().
+voice vectors are biometric data and are zeroed by label() / wipe(). A long monologue is
+embedded in 12 s pieces as it is fed, so no more than 12 s of audio is ever held and no
+single call does more than 12 s worth of work.
 
 How labels are decided (thresholds in [speakers] of the config):
 
@@ -47,10 +50,11 @@ MIN_VOICE_SHARE = 0.05
 MIN_VOICE_UNITS = 2  # one odd segment (a laugh, a radio) is not a voice; windows of a mixed one count singly
 MAX_VOICES = 4
 SILENCE_DB = 35.0  # 10 ms frames this far below the segment's loud frames are left out
-CLEAN_SPREAD = 0.1  # single windows of one voice are grouped at same_voice - this (they vary more)
+WINDOW_SLACK = 0.1  # single windows of one voice are grouped at same_voice - this (they vary more)
 MIXED_MIN_WINDOWS = 3  # a second voice needs this many windows (1.2 s of new audio) in a segment
 MAX_UNITS = 2000  # at most this many vectors are clustered at once (32 MB of similarities)
 SAME_PERSON_MARGIN = 0.1  # voices this close to the best match of the profile are the therapist too
+PIECE_S = 12.0  # audio held before it is embedded: bounds the buffer and the work per call
 REFRESH = 8  # provisional labels re-cluster after this many new segments (or a quarter more)
 
 
@@ -84,9 +88,10 @@ class Voices:
 class SpeakerAttributor:
     def __init__(self, encoder: VoiceEncoder, cfg: SpeakersConfig, profile: np.ndarray | None = None):
         self.encoder, self.cfg, self.profile = encoder, cfg, profile
-        self.buf = np.zeros(SAMPLE_RATE * 16, np.float32)
+        self.buf = np.zeros(int(SAMPLE_RATE * (PIECE_S + 1)), np.float32)
         self.n = 0
-        self.start = 0.0
+        self.start = 0.0  # recording time of the first buffered sample
+        self.pieces: list[tuple] = []  # window vectors of the open segment's earlier pieces
         self.turns: list[Turn] = []
         self.voices: Voices | None = None
         self._clustered_at = 0
@@ -95,7 +100,9 @@ class SpeakerAttributor:
 
     def start_segment(self, at: float) -> None:
         self.buf[:self.n].fill(0)
-        self.n, self.start = 0, at
+        for piece in self.pieces:
+            piece[0].fill(0)
+        self.n, self.start, self.pieces = 0, at, []
 
     def feed(self, pcm: np.ndarray) -> None:
         """Samples at 16 kHz, int16 scale (as the VAD passes them); copied."""
@@ -108,6 +115,8 @@ class SpeakerAttributor:
         self.buf[self.n:self.n + k] = pcm
         self.buf[self.n:self.n + k] *= 1 / 32768
         self.n += k
+        if self.n >= PIECE_S * SAMPLE_RATE:  # a long monologue is embedded as it goes
+            self._embed_buffer()
 
     def end_segment(self, segment_id: str | None) -> str:
         """Embed the segment's audio, wipe it, and return a provisional label.
@@ -115,12 +124,21 @@ class SpeakerAttributor:
         segment_id None (the recogniser heard no words) drops the segment.
         """
         try:
-            turn = self._embed(segment_id) if segment_id is not None else None
+            if segment_id is not None and self.n:
+                self._embed_buffer()
+            pieces = self.pieces
         finally:
             self.buf[:self.n].fill(0)
-            self.n = 0
-        if turn is None:
+            self.n, self.pieces = 0, []
+        if segment_id is None or not pieces:
+            for piece in pieces:
+                piece[0].fill(0)
             return UNKNOWN
+        partials = np.concatenate([p[0] for p in pieces])
+        for piece in pieces:
+            piece[0].fill(0)
+        turn = Turn(segment_id, centroid(partials), partials, np.concatenate([p[1] for p in pieces]),
+                    sum(p[2] for p in pieces), self._is_mixed(partials))
         self.turns.append(turn)
         if self.voices is None or len(self.turns) - self._clustered_at >= max(REFRESH, self._clustered_at // 4):
             self.voices = self._find_voices()
@@ -133,7 +151,7 @@ class SpeakerAttributor:
         Wipes every voice vector afterwards: call once, at the end of the session.
         """
         try:
-            voices = self._find_voices()
+            voices = self.voices = self._find_voices()  # kept on self so wipe() zeroes it
             by_id = {t.segment_id: t for t in self.turns}
             out: list[Segment] = []
             for seg in segments:
@@ -147,6 +165,9 @@ class SpeakerAttributor:
     def wipe(self) -> None:
         self.buf.fill(0)
         self.n = 0
+        for piece in self.pieces:
+            piece[0].fill(0)
+        self.pieces = []
         for t in self.turns:
             t.wipe()
         self.turns.clear()
@@ -156,8 +177,19 @@ class SpeakerAttributor:
 
     # --- inside ------------------------------------------------------------------------
 
-    def _embed(self, segment_id: str) -> Turn | None:
-        audio = self.buf[:self.n]
+    def _embed_buffer(self) -> None:
+        """Embed the buffered audio as one piece of the open segment, then zero the buffer."""
+        try:
+            piece = self._embed_audio(self.buf[:self.n], self.start)
+        finally:
+            self.buf[:self.n].fill(0)
+            self.start += self.n / SAMPLE_RATE
+            self.n = 0
+        if piece is not None:
+            self.pieces.append(piece)
+
+    def _embed_audio(self, audio: np.ndarray, start: float) -> tuple | None:
+        """(window vectors, window times in seconds, seconds of voiced audio), or None."""
         frames = audio[:len(audio) // HOP * HOP].reshape(-1, HOP)
         if not len(frames):
             return None
@@ -173,15 +205,14 @@ class SpeakerAttributor:
         # window sample ranges -> seconds in the recording, through the kept frames
         last = len(voiced) - 1
         times = np.array([[voiced[min(a // HOP, last)], voiced[min(max(b - 1, 0) // HOP, last)] + 1]
-                          for a, b in spans], np.float64) * HOP / SAMPLE_RATE + self.start
-        return Turn(segment_id, centroid(partials), partials, times, len(voiced) * HOP / SAMPLE_RATE,
-                    self._is_mixed(partials))
+                          for a, b in spans], np.float64) * HOP / SAMPLE_RATE + start
+        return partials, times, len(voiced) * HOP / SAMPLE_RATE
 
     def _is_mixed(self, partials: np.ndarray) -> bool:
         """True when the segment's windows group into two voices, each with a few windows."""
         if len(partials) < 2 * MIXED_MIN_WINDOWS:
             return False
-        sizes = sorted(len(g) for g in agglomerate(partials, self.cfg.same_voice - CLEAN_SPREAD))
+        sizes = sorted(len(g) for g in agglomerate(partials, self.cfg.same_voice - WINDOW_SLACK))
         return len(sizes) > 1 and sizes[-2] >= MIXED_MIN_WINDOWS
 
     def _find_voices(self) -> Voices:
