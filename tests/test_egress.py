@@ -70,3 +70,28 @@ def test_the_date_of_service_in_a_fact_item_passes_but_nothing_else_there():
     assert set(err.value.counts) == {"NAME", "PHONE"}
     # the same date outside a fact item is a date element of the session's text
     assert scan_payload(note_payload("it happened on 2026-11-24")) == {"DATE": 1}
+
+
+def test_receipts_with_random_ids_and_hashes_always_pass():
+    """Ids, hashes and signatures are machine-written: a random hex id must never read as a
+    code (this once refused a receipt whose uuid happened to look like one)."""
+    import hashlib
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from roomnote.publish.messages import make_receipt
+
+    key = Ed25519PrivateKey.generate()
+    for i in range(300):
+        r = make_receipt(key, office="office-1", device="box-1", note_id=hashlib.md5(b"%d" % i).hexdigest(),
+                         note_version=1, note_sha256=hashlib.sha256(b"%d" % i).hexdigest(),
+                         session_id=hashlib.sha1(b"%d" % i).hexdigest()[:16], action="finalized",
+                         destroyed=["transcript", "session_key"])
+        check_egress(json.loads(r.payload))
+
+
+def test_an_evidence_cue_is_scanned_like_the_items():
+    payload = note_payload("client reported feeling low")
+    payload["sections"][0]["items"][0]["evidence"][0]["cue"] = "call me at five five five one two one two"
+    assert "PHONE" in scan_payload(payload)

@@ -1,4 +1,4 @@
-"""The `roomnote` command: process | models verify | models list | models hash."""
+"""The `roomnote` command: process | models verify | models list | models hash | enroll."""
 from __future__ import annotations
 
 import argparse
@@ -59,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("dir", type=Path)
     h.set_defaults(func=cmd_models_hash)
     add_publish_commands(sub)  # publisher, outbox, keys, inbox, verify-receipt, audit
+
+    en = sub.add_parser("enroll", help="enrol the therapist's voice (kept encrypted on this box only)")
+    how = en.add_mutually_exclusive_group(required=True)
+    how.add_argument("--from-wav", type=Path, metavar="FILE",
+                     help="a recording of the therapist speaking alone for about 30 seconds")
+    how.add_argument("--delete", action="store_true", help="delete the voice profile and its key")
+    en.add_argument("--config", type=Path, help="TOML configuration file")
+    en.set_defaults(func=cmd_enroll)
     return p
 
 
@@ -188,6 +196,34 @@ def cmd_models_hash(args) -> int:
     if not args.dir.is_dir():
         raise RoomnoteError(f"{args.dir}: not a directory; pass the unpacked model directory")
     print(files_as_toml(hash_directory(args.dir)))
+    return 0
+
+
+def cmd_enroll(args) -> int:
+    """The therapist's voice profile: enrol from a recording, or delete it."""
+    from .speakers import delete_profile, enroll_from_frames, load_encoder, save_profile
+
+    cfg = load_config(args.config)
+    if args.delete:
+        removed = delete_profile(cfg.speakers)
+        print(f"deleted the {' and '.join(removed)}" if removed else "no voice profile to delete")
+        return 0
+    from .audio.vad import SileroVad
+    from .audio.wavfile import read_wav_info, wav_frames
+    from .models import load_manifest, verify_model
+
+    read_wav_info(args.from_wav)  # bad input fails here, before models load
+    manifest = load_manifest(cfg.models.manifest or None)
+    vad = SileroVad(verify_model(manifest.get("silero-vad"), cfg.models.dir))
+    profile = enroll_from_frames(wav_frames(args.from_wav), vad, load_encoder(cfg, manifest), cfg)
+    try:
+        replaced = Path(cfg.speakers.profile).exists()
+        save_profile(profile, cfg.speakers)
+    finally:
+        profile.wipe()
+    log.info("voice profile %s (%.0f s of speech)", "replaced" if replaced else "enrolled", profile.speech_s)
+    print(f"voice profile {'replaced' if replaced else 'enrolled'} from {profile.speech_s:.0f} s of speech; "
+          "kept encrypted on this box only ('roomnote enroll --delete' removes it)")
     return 0
 
 

@@ -119,6 +119,19 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class SpeakersConfig:
+    """Who said what (roomnote.speakers): voice embeddings on the box, thresholds on cosine similarity."""
+
+    enabled: bool = True
+    profile: str = "/var/lib/roomnote/voice/therapist.profile"  # enrolled voice, AES-GCM encrypted
+    key: str = "/var/lib/roomnote/keys/voice-profile.key"  # created 0600 on first enrolment
+    same_voice: float = 0.8  # segments at least this alike are grouped as one voice
+    therapist_match: float = 0.75  # a voice at least this alike to the profile is the therapist
+    min_similarity: float = 0.7  # a segment less alike to every voice is "unknown"
+    min_margin: float = 0.08  # ... and so is one about as alike to two voices
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
@@ -132,6 +145,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     keys: KeysConfig = field(default_factory=KeysConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    speakers: SpeakersConfig = field(default_factory=SpeakersConfig)
 
 
 # Values a key may take, where the type alone says too little.
@@ -156,6 +170,10 @@ RANGES = {
     "commands.max_skew_s": (5, 3600),
     "commands.max_bytes": (256, 262144),
     "retention.transcript_ttl_s": (1, 30 * 86400),
+    "speakers.same_voice": (0.3, 0.99),
+    "speakers.therapist_match": (0.3, 0.99),
+    "speakers.min_similarity": (0.0, 0.99),
+    "speakers.min_margin": (0.0, 0.5),
 }
 
 

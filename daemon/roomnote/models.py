@@ -32,8 +32,8 @@ class ModelFile:
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
-    kind: str  # "vad" | "asr" | "encoder"
-    engine: str  # "silero" | "vosk" | "pocketsphinx"
+    kind: str  # "vad" | "asr" | "encoder" | "speaker"
+    engine: str  # "silero" | "vosk" | "pocketsphinx" | "onnxruntime" | "ge2e"
     language: str  # "" when language-independent
     version: str
     licence: str

@@ -19,6 +19,7 @@ from .config import Config
 from .models import Manifest, load_manifest, verify_model
 from .notes import Note, SessionFacts, compose_note
 from .redact import RedactionPolicy, redact_transcript
+from .speakers import SpeakerModel, load_speaker_model
 from .transcript import RedactedTranscript, Segment, Transcript
 
 
@@ -26,10 +27,13 @@ from .transcript import RedactedTranscript, Segment, Transcript
 class Engines:
     vad: SileroVad
     transcriber: Transcriber
+    speakers: SpeakerModel | None = None  # None: segments stay "unknown" (speakers.enabled = false)
 
     def close(self) -> None:
         self.vad.wipe()
         self.transcriber.close()
+        if self.speakers:
+            self.speakers.wipe()
 
 
 def load_engines(cfg: Config, manifest: Manifest | None = None) -> Engines:
@@ -37,7 +41,8 @@ def load_engines(cfg: Config, manifest: Manifest | None = None) -> Engines:
     manifest = manifest or load_manifest(cfg.models.manifest or None)
     vad_root = verify_model(manifest.get("silero-vad"), cfg.models.dir)
     transcriber = load_transcriber(cfg, manifest)
-    return Engines(SileroVad(vad_root), transcriber)
+    speakers = load_speaker_model(cfg, manifest) if cfg.speakers.enabled else None
+    return Engines(SileroVad(vad_root), transcriber, speakers)
 
 
 def transcribe(frames: Iterable[np.ndarray], engines: Engines, cfg: Config,
@@ -46,6 +51,7 @@ def transcribe(frames: Iterable[np.ndarray], engines: Engines, cfg: Config,
     gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms)
     engines.vad.reset()
     asr = engines.transcriber
+    who = engines.speakers.new_session() if engines.speakers else None  # speaker attribution
     segments: list[Segment] = []
     start = 0.0
 
@@ -54,20 +60,33 @@ def transcribe(frames: Iterable[np.ndarray], engines: Engines, cfg: Config,
         for ev in events:
             if isinstance(ev, SpeechAudio):
                 asr.feed(ev.pcm)
+                if who:
+                    who.feed(ev.pcm)
                 ev.pcm.fill(0)  # P1: the gate's copy is not needed any more
                 if on_partial:
                     on_partial(asr.partial())
             elif isinstance(ev, SegmentStart):
                 start = ev.at
                 asr.start_segment(ev.at)
+                if who:
+                    who.start_segment(ev.at)
             elif isinstance(ev, SegmentEnd):
                 words = asr.end_segment()
+                seg_id = f"s{len(segments) + 1:04d}"
+                if who:
+                    who.end_segment(seg_id if words else None)
                 if words:
-                    segments.append(Segment(f"s{len(segments) + 1:04d}", round(start, 3), round(ev.at, 3), words))
+                    segments.append(Segment(seg_id, round(start, 3), round(ev.at, 3), words))
 
-    for frame in frames:
-        handle(gate.push(frame, engines.vad(frame)))
-    handle(gate.flush())
+    try:
+        for frame in frames:
+            handle(gate.push(frame, engines.vad(frame)))
+        handle(gate.flush())
+        if who:
+            segments = who.label(segments)  # final labels; wipes the session's voice vectors
+    finally:
+        if who:
+            who.wipe()
     return Transcript(segments, round(gate.duration, 3), round(gate.speech, 3), asr.name, cfg.asr.language)
 
 

@@ -4,9 +4,11 @@ Nothing is paraphrased. An item is either the transcript's own words in quotes, 
 fixed label (lexicons.py) whose cue phrase is in the item's evidence, or a session fact.
 
 Who said what: with speaker labels, client words are quoted only from client segments
-and interventions only come from therapist segments. With "unknown" speakers the cues
-decide (a chunk that talks about "i" more than "you" and holds no intervention cue is
-treated as the client's), and no item says who spoke.
+and interventions only come from therapist segments; a segment the attributor was unsure
+of ("unknown") is then neither quoted nor used as an intervention. With "unknown" speakers
+the cues decide (a chunk that talks about "i" more than "you" and holds no intervention cue
+is treated as the client's), and no item says who spoke. Voices told apart without knowing
+who the therapist is ("speaker 1", "speaker 2") count as unknown: nobody is the client yet.
 """
 from __future__ import annotations
 
@@ -87,32 +89,36 @@ def _gather(signals: list[ChunkSignals], facts: SessionFacts,
     content: dict[str, list[Item]] = {
         "facts": fact_items(facts, identified),
         "themes": _labelled(signals, lambda s: s.themes, _may_discuss, "Theme", "theme", by_count=True),
-        "interventions": _labelled(signals, lambda s: s.interventions, _may_intervene,
+        "interventions": _labelled(signals, lambda s: s.interventions, lambda s: _may_intervene(s, identified),
                                    "Intervention", "intervention",
                                    semantic=lambda s: s.semantic_interventions),
         "risk": risk_items,
     }
-    content.update(_quotes(signals))
+    content.update(_quotes(signals, identified))
     return content, flags
 
 
 # --- who may have said it -------------------------------------------------------------
 
-def _may_be_client(s: ChunkSignals) -> bool:
-    return s.speaker == "client" or (s.speaker == "unknown" and s.sounds_like_client)
+def _role(s: ChunkSignals) -> str:
+    return s.speaker if s.speaker in ("client", "therapist", "other") else "unknown"
 
 
-def _may_intervene(s: ChunkSignals) -> bool:
-    return s.speaker in ("therapist", "unknown")
+def _may_be_client(s: ChunkSignals, identified: bool = False) -> bool:
+    return _role(s) == "client" or (_role(s) == "unknown" and not identified and s.sounds_like_client)
+
+
+def _may_intervene(s: ChunkSignals, identified: bool = False) -> bool:
+    return _role(s) == "therapist" or (_role(s) == "unknown" and not identified)
 
 
 def _may_discuss(s: ChunkSignals) -> bool:
-    return s.speaker in ("client", "therapist", "unknown")
+    return _role(s) in ("client", "therapist", "unknown")
 
 
 # --- quotes -----------------------------------------------------------------------------
 
-def _quote_kind(s: ChunkSignals) -> str | None:
+def _quote_kind(s: ChunkSignals, identified: bool = False) -> str | None:
     """The one quote kind a chunk is used as, so no words appear twice in a note.
 
     Plans outrank goals, goals responses, responses plain reports ("i'll try that next
@@ -125,10 +131,10 @@ def _quote_kind(s: ChunkSignals) -> str | None:
     if s.risks:
         long_enough = s.chunk.hi - s.chunk.lo >= MIN_REPORT_WORDS
         asked = any(f.stance == "screening" for f in s.risks)
-        return "reports" if _may_be_client(s) and long_enough and not asked else None
+        return "reports" if _may_be_client(s, identified) and long_enough and not asked else None
     if s.plans or "homework assignment" in s.interventions:
         return "plan"
-    if not _may_be_client(s):
+    if not _may_be_client(s, identified):
         return None
     if s.goals:
         return "goals"
@@ -183,10 +189,10 @@ def quote(chunk: Chunk) -> str:
     return f'"{chunk.text}"'
 
 
-def _quotes(signals: list[ChunkSignals]) -> dict[str, list[Item]]:
+def _quotes(signals: list[ChunkSignals], identified: bool = False) -> dict[str, list[Item]]:
     by_kind: dict[str, list[tuple[int, ChunkSignals]]] = defaultdict(list)
     for order, s in enumerate(signals):
-        kind = _quote_kind(s)
+        kind = _quote_kind(s, identified)
         if kind:
             by_kind[kind].append((order, s))
     out = {}

@@ -14,10 +14,15 @@ from ..errors import RoomnoteError
 from .redactor import count_kinds, detect
 
 # Keys of a payload whose string values come from the box, not from the session's words.
+# An evidence cue is a phrase of the (redacted) transcript, so it is scanned like the items.
 BOX_FIELDS = frozenset({
+    # notes (roomnote.note/2)
     "schema", "note_id", "version", "format", "format_title", "created_at", "session",
-    "risk_flags", "redaction_counts", "key", "kind", "category", "cue", "segment_id",
-    "speakers_identified", "no_speech", "title", "evidence",
+    "risk_flags", "redaction_counts", "topic_counts", "key", "kind", "category", "segment_id",
+    "basis", "speakers_identified", "no_speech", "title", "composer", "revisions",
+    # deletion receipts (roomnote.receipt/1): ids, hashes, times, a signature
+    "receipt_id", "office", "device_id", "session_id", "note_version", "note_sha256", "action",
+    "destroyed", "destroyed_at", "key_id", "signature",
 })
 
 

@@ -1,0 +1,200 @@
+"""The therapist's enrolled voice profile: on the box only, encrypted at rest.
+
+A voice profile is a biometric identifier, so it is treated like audio: it never leaves the
+box, never appears in a note, a log line or an error message, and is only ever written
+encrypted (AES-256-GCM with a key file of its own, mode 0600, created on first enrolment).
+``roomnote enroll --delete`` overwrites and removes the profile and removes its key, so a
+copy of the ciphertext left on flash storage cannot be read afterwards either.
+
+File format: ``RNVP1\\n`` + 12-byte nonce + AES-GCM(256 little-endian float32 embedding +
+float64 seconds of speech), with the header as associated data.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import struct
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from ..config import Config, SpeakersConfig
+from ..errors import RoomnoteError
+from .clustering import agglomerate, centroid
+from .encoder import VoiceEncoder
+
+log = logging.getLogger("roomnote")
+
+HEADER = b"RNVP1\n"
+DIM = 256
+MIN_ENROL_SPEECH_S = 10.0  # about 30 s is asked for; less than 10 s of speech is refused
+ONE_VOICE_SHARE = 0.8  # at least this share of the 1.6 s windows must group as one voice
+
+
+class ProfileError(RoomnoteError):
+    pass
+
+
+@dataclass
+class VoiceProfile:
+    embedding: np.ndarray  # (256,) unit vector
+    speech_s: float
+
+    def wipe(self) -> None:
+        self.embedding.fill(0)
+
+
+# --- storage ------------------------------------------------------------------------------
+
+def save_profile(profile: VoiceProfile, cfg: SpeakersConfig) -> Path:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key = _key(cfg, create=True)
+    plain = bytearray(profile.embedding.astype("<f4").tobytes() + struct.pack("<d", profile.speech_s))
+    nonce = os.urandom(12)
+    try:
+        blob = HEADER + nonce + AESGCM(key).encrypt(nonce, bytes(plain), HEADER)
+    finally:
+        plain[:] = bytes(len(plain))
+    path = Path(cfg.profile)
+    _private_dir(path.parent, "speakers.profile")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise ProfileError(f"{path}: cannot write the voice profile ({e.strerror}); check speakers.profile") from None
+    return path
+
+
+def load_profile(cfg: SpeakersConfig) -> VoiceProfile | None:
+    """The enrolled profile, or None when the therapist has not enrolled."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    path = Path(cfg.profile)
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ProfileError(f"{path}: cannot read the voice profile ({e.strerror}); check its permissions") from None
+    key = _key(cfg, create=False)
+    fix = "run 'roomnote enroll --delete' and enrol again"
+    if key is None:
+        raise ProfileError(f"{path}: the voice profile's key {cfg.key} is missing; {fix}")
+    if not blob.startswith(HEADER) or len(blob) < len(HEADER) + 12 + 16:
+        raise ProfileError(f"{path}: not a roomnote voice profile; {fix}")
+    nonce = blob[len(HEADER):len(HEADER) + 12]
+    try:
+        plain = bytearray(AESGCM(key).decrypt(nonce, blob[len(HEADER) + 12:], HEADER))
+    except InvalidTag:
+        raise ProfileError(f"{path}: the voice profile does not decrypt with {cfg.key} (wrong key or damaged file); {fix}") from None
+    if len(plain) != DIM * 4 + 8:
+        raise ProfileError(f"{path}: the voice profile has the wrong size; {fix}")
+    emb = np.frombuffer(bytes(plain[:DIM * 4]), "<f4").astype(np.float32)
+    (speech_s,) = struct.unpack("<d", plain[DIM * 4:])
+    plain[:] = bytes(len(plain))
+    return VoiceProfile(emb, speech_s)
+
+
+def delete_profile(cfg: SpeakersConfig) -> list[str]:
+    """Overwrite and remove the profile, remove its key. Returns what was removed."""
+    removed = []
+    path = Path(cfg.profile)
+    if path.is_file():
+        size = path.stat().st_size
+        with open(path, "r+b") as f:  # best effort on flash; the key's removal is what counts
+            f.write(bytes(size))
+            f.flush()
+            os.fsync(f.fileno())
+        path.unlink()
+        removed.append("voice profile")
+    key = Path(cfg.key)
+    if key.is_file():
+        key.unlink()
+        removed.append("its key")
+    return removed
+
+
+def _key(cfg: SpeakersConfig, create: bool) -> bytes | None:
+    path = Path(cfg.key)
+    if not path.exists():
+        if not create:
+            return None
+        _private_dir(path.parent, "speakers.key")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as e:
+            raise ProfileError(f"{path}: cannot create the voice profile key ({e.strerror}); check speakers.key") from None
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+            f.flush()
+            os.fsync(f.fileno())
+        log.info("voice profile key created (mode 0600)")
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ProfileError(f"{path}: the voice profile key is readable by others (mode {mode & 0o777:o}); "
+                           f"run 'chmod 600 {path}'")
+    key = path.read_bytes()
+    if len(key) != 32:
+        raise ProfileError(f"{path}: the voice profile key is damaged; run 'roomnote enroll --delete' and enrol again")
+    return key
+
+
+def _private_dir(path: Path, key: str) -> None:
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise ProfileError(f"{path}: cannot create the directory ({e.strerror}); check {key} in the config") from None
+
+
+# --- enrolment ------------------------------------------------------------------------------
+
+def enroll_from_frames(frames: Iterable[np.ndarray], vad, encoder: VoiceEncoder, cfg: Config) -> VoiceProfile:
+    """The therapist's voice from a recording of them speaking alone (about 30 s).
+
+    frames: 16 kHz frames of int16-scale samples (as wav_frames or the microphone give them).
+    Only what the VAD judges to be speech is used; every audio buffer is zeroed afterwards.
+    """
+    from ..audio.vad import SpeechAudio, SpeechGate
+
+    gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms)
+    vad.reset()
+    chunks: list[np.ndarray] = []
+
+    def keep(events: list) -> None:
+        chunks.extend(ev.pcm for ev in events if isinstance(ev, SpeechAudio))
+
+    try:
+        for frame in frames:
+            keep(gate.push(frame, vad(frame)))
+        keep(gate.flush())
+        speech = np.concatenate(chunks) / np.float32(32768) if chunks else np.zeros(0, np.float32)
+        for c in chunks:
+            c.fill(0)
+        speech_s = len(speech) / 16000
+        if speech_s < MIN_ENROL_SPEECH_S:
+            raise ProfileError(f"only {speech_s:.1f} s of speech was heard; record the therapist speaking "
+                               f"alone for about 30 seconds (at least {MIN_ENROL_SPEECH_S:.0f} s) and enrol again")
+        partials, _ = encoder.embed_partials(speech, 80)
+        speech.fill(0)
+        groups = agglomerate(partials, cfg.speakers.same_voice - 0.1)  # single windows vary more
+        main = max(groups, key=len)
+        emb = centroid(partials[main])
+        partials.fill(0)
+        if len(main) < ONE_VOICE_SHARE * sum(map(len, groups)):
+            emb.fill(0)
+            raise ProfileError("the recording does not sound like one voice throughout; record the therapist "
+                               "speaking alone, in a quiet room, and enrol again")
+        return VoiceProfile(emb.astype(np.float32), round(speech_s, 1))
+    finally:
+        vad.wipe()
