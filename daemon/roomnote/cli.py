@@ -1,4 +1,4 @@
-"""The `roomnote` command: process | models verify | models list | models hash."""
+"""The `roomnote` command: run | process | models verify | models list | models hash."""
 from __future__ import annotations
 
 import argparse
@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--config", type=Path, help="TOML configuration file")
     pr.set_defaults(func=cmd_process)
 
+    r = sub.add_parser("run", help="run the appliance: button, LED, microphone (the systemd service)")
+    r.add_argument("--config", type=Path, help="TOML configuration file")
+    r.add_argument("--state-dir", type=Path, help="where notes are kept (default: $STATE_DIRECTORY or /var/lib/roomnote)")
+    r.set_defaults(func=cmd_run)
+
     m = sub.add_parser("models", help="the models manifest")
     msub = m.add_subparsers(required=True, metavar="ACTION")
     for name, func, text in (("verify", cmd_models_verify, "check every installed model's SHA-256"),
@@ -83,6 +88,12 @@ def cmd_process(args) -> int:
     _write_atomic(args.out / f"{note.note_id}.md", markdown + "\n")
     log.info("note %s (%s, %.0f s audio) written to %s", note.note_id, fmt, info.duration, args.out)
     return 0
+
+
+def cmd_run(args) -> int:
+    from .appliance import run_daemon
+
+    return run_daemon(args.config, args.state_dir)
 
 
 def _check_out_dir(out: Path) -> None:

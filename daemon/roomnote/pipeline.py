@@ -43,32 +43,72 @@ def load_engines(cfg: Config, manifest: Manifest | None = None) -> Engines:
 def transcribe(frames: Iterable[np.ndarray], engines: Engines, cfg: Config,
                on_partial: Callable[[str], None] | None = None) -> Transcript:
     """Feed frames through the VAD into the recogniser; silence is never recognised."""
-    gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms)
-    engines.vad.reset()
-    asr = engines.transcriber
-    segments: list[Segment] = []
-    start = 0.0
+    rec = LiveRecognition(engines, cfg, on_partial)
+    for frame in frames:
+        rec.push(frame)
+    return rec.finish()
 
-    def handle(events: list) -> None:
-        nonlocal start
+
+class LiveRecognition:
+    """Recognition of one recording, one frame at a time, as the audio arrives.
+
+    push(frame) for every 16 kHz frame, then finish() for the transcript, or discard()
+    to drop everything (a withdrawal). The gate's three events each have their own
+    method (segment start, speech audio, segment end), the places to extend.
+    """
+
+    def __init__(self, engines: Engines, cfg: Config, on_partial: Callable[[str], None] | None = None):
+        self.gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms)
+        self.vad, self.asr = engines.vad, engines.transcriber
+        self.vad.reset()
+        self.language = cfg.asr.language
+        self.on_partial = on_partial
+        self.segments: list[Segment] = []
+        self.start = 0.0  # start of the open segment
+
+    def push(self, frame: np.ndarray) -> None:
+        self._handle(self.gate.push(frame, self.vad(frame)))
+
+    def finish(self) -> Transcript:
+        """End of audio: close an open segment and return everything recognised."""
+        self._handle(self.gate.flush())
+        return Transcript(self.segments, round(self.gate.duration, 3), round(self.gate.speech, 3),
+                          self.asr.name, self.language)
+
+    def discard(self) -> None:
+        """Drop the audio and every word recognised so far (P4); the engines stay usable."""
+        if self.gate.in_speech:
+            self.asr.end_segment().clear()
+        self.gate.flush()
+        self.vad.wipe()
+        for seg in self.segments:
+            seg.words.clear()
+        self.segments.clear()
+
+    def _handle(self, events: list) -> None:
         for ev in events:
             if isinstance(ev, SpeechAudio):
-                asr.feed(ev.pcm)
-                ev.pcm.fill(0)  # P1: the gate's copy is not needed any more
-                if on_partial:
-                    on_partial(asr.partial())
+                self._on_audio(ev)
             elif isinstance(ev, SegmentStart):
-                start = ev.at
-                asr.start_segment(ev.at)
+                self._on_start(ev)
             elif isinstance(ev, SegmentEnd):
-                words = asr.end_segment()
-                if words:
-                    segments.append(Segment(f"s{len(segments) + 1:04d}", round(start, 3), round(ev.at, 3), words))
+                self._on_end(ev)
 
-    for frame in frames:
-        handle(gate.push(frame, engines.vad(frame)))
-    handle(gate.flush())
-    return Transcript(segments, round(gate.duration, 3), round(gate.speech, 3), asr.name, cfg.asr.language)
+    def _on_start(self, ev: SegmentStart) -> None:
+        self.start = ev.at
+        self.asr.start_segment(ev.at)
+
+    def _on_audio(self, ev: SpeechAudio) -> None:
+        self.asr.feed(ev.pcm)
+        ev.pcm.fill(0)  # P1: the gate's copy is not needed any more
+        if self.on_partial:
+            self.on_partial(self.asr.partial())
+
+    def _on_end(self, ev: SegmentEnd) -> None:
+        words = self.asr.end_segment()
+        if words:
+            self.segments.append(Segment(f"s{len(self.segments) + 1:04d}", round(self.start, 3),
+                                         round(ev.at, 3), words))
 
 
 def new_session_id() -> str:
