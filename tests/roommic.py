@@ -88,40 +88,38 @@ class RoomMicrophone:
     # -- the writer ------------------------------------------------------------------------
 
     def _write(self) -> None:
-        current, pos = b"", 0
+        """One block per block time, always: written when a reader has the FIFO open, else lost
+        (speech goes on in the room whether or not anyone listens)."""
+        current, pos, fd = b"", 0, None
+        due = time.monotonic()
         while not self.closed.is_set():
-            if self.unplugged.is_set():
-                time.sleep(0.01)
-                continue
-            try:  # non-blocking: ENXIO until a reader has the FIFO open
-                fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError as e:
-                if e.errno != errno.ENXIO:
-                    raise
-                time.sleep(0.005)
-                continue
-            os.set_blocking(fd, True)
-            self.readers += 1
-            due = time.monotonic()
-            try:
-                while not self.closed.is_set() and not self.unplugged.is_set():
-                    if self.stalled.is_set():
-                        time.sleep(0.01)
-                        due = time.monotonic()
-                        continue
-                    block = block_frames(self.rate)
-                    if pos >= len(current):
-                        try:
-                            current, pos = self.speech.get_nowait(), 0
-                        except queue.Empty:
-                            current, pos = b"", 0
-                            self.spoken.set()
-                    chunk = current[pos:pos + block * 2] if current else bytes(block * 2)
-                    pos += len(chunk)
-                    os.write(fd, chunk)
-                    due += block / self.rate
-                    time.sleep(max(0.0, due - time.monotonic()))
-            except BrokenPipeError:
-                pass  # the reader closed (PortAudio listing devices, or a stream closed)
-            finally:
+            if fd is None and not self.unplugged.is_set():
+                try:  # non-blocking: ENXIO until a reader has the FIFO open
+                    fd = os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK)
+                    os.set_blocking(fd, True)
+                    self.readers += 1
+                except OSError as e:
+                    if e.errno != errno.ENXIO:
+                        raise
+            if fd is not None and self.unplugged.is_set():
                 os.close(fd)
+                fd = None
+            block = block_frames(self.rate)
+            if pos >= len(current):
+                try:
+                    current, pos = self.speech.get_nowait(), 0
+                except queue.Empty:
+                    current, pos = b"", 0
+                    self.spoken.set()
+            chunk = current[pos:pos + block * 2] if current else bytes(block * 2)
+            pos += len(chunk)
+            if fd is not None and not self.stalled.is_set():
+                try:
+                    os.write(fd, chunk)
+                except BrokenPipeError:  # the reader closed (PortAudio listing devices, a stream closed)
+                    os.close(fd)
+                    fd = None
+            due += block / self.rate
+            time.sleep(max(0.0, due - time.monotonic()))
+        if fd is not None:
+            os.close(fd)
