@@ -62,6 +62,8 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def log_event(event: dict) -> None:
-    """The default event sink: one log line with the event's fields (all content-free)."""
-    log.info("event %s", event.get("event", "?"),
-             extra={k.upper(): v for k, v in event.items() if k != "event"} | {"EVENT": event.get("event")})
+    """The default event sink: one log line with the event's fields (all content-free).
+    State changes are logged by the appliance already, so their events only at debug level."""
+    level = logging.DEBUG if event.get("event") == "state" else logging.INFO
+    log.log(level, "event %s", event.get("event", "?"),
+            extra={k.upper(): v for k, v in event.items() if k != "event"} | {"EVENT": event.get("event")})
