@@ -36,6 +36,7 @@ test: deps venv
 
 bench: deps venv
 	$(PY) bench/asr.py
+	$(PY) bench/appliance.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -37,6 +37,7 @@ NAME = "roomnote_test_mic"
 class RoomMicrophone:
     def __init__(self, directory: Path, rate: int = 16000):
         self.rate = rate  # set it to the rate the stream under test will open at
+        self.speed = 1.0  # real time; a benchmark may play faster
         directory.mkdir(parents=True, exist_ok=True)
         self.fifo = directory / "mic.fifo"
         os.mkfifo(self.fifo)
@@ -119,7 +120,7 @@ class RoomMicrophone:
                 except BrokenPipeError:  # the reader closed (PortAudio listing devices, a stream closed)
                     os.close(fd)
                     fd = None
-            due += block / self.rate
+            due += block / self.rate / self.speed
             time.sleep(max(0.0, due - time.monotonic()))
         if fd is not None:
             os.close(fd)
