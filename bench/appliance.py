@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -145,13 +146,17 @@ def main() -> int:
             proc.kill()
         room.close()
         log.close()
-    overflows = [int(x) for x in re.findall(r"recording stopped \[.*OVERFLOWS=(\d+)", (tmp / "daemon.log").read_text())]
-    engine = re.search(r"ENGINE=(\S+)", (tmp / "daemon.log").read_text()).group(1).rstrip("]")
+    text = (tmp / "daemon.log").read_text()
+    shutil.rmtree(tmp)
+    overflows = [int(x) for x in re.findall(r"recording stopped \[.*OVERFLOWS=(\d+)", text)]
+    audio_min = [float(x) / 60 for x in re.findall(r"session recognised \[.*AUDIO_S=([\d.]+)", text)]
+    engine = re.search(r"ENGINE=(\S+)", text).group(1).rstrip("]")
 
     print(f"engine: {engine} (default); microphone: ALSA file plugin fed at pace, through PortAudio")
-    print(f"{'session':34} {'CPU % of a core':>16} {'stop -> note s':>15} {'overflows':>10}")
-    print(f"{f'{args.short_minutes:g} min, real time':34} {100 * short['cpu']:16.1f} {short['after_stop']:15.2f} {overflows[0]:10d}")
-    print(f"{f'{args.long_minutes:g} min, played at {args.speed:g}x':34} {100 * long['cpu']:16.1f} "
+    print(f"{'session':30} {'audio min':>9} {'CPU % of a core':>16} {'stop -> note s':>15} {'overflows':>10}")
+    print(f"{f'{args.short_minutes:g} min, real time':30} {audio_min[0]:9.1f} {100 * short['cpu']:16.1f} "
+          f"{short['after_stop']:15.2f} {overflows[0]:10d}")
+    print(f"{f'{args.long_minutes:g} min, played at {args.speed:g}x':30} {audio_min[1]:9.1f} {100 * long['cpu']:16.1f} "
           f"{long['after_stop']:15.2f} {overflows[1]:10d}")
     print(f"peak RSS of the daemon over both sessions: {rss:.0f} MB")
     print("(targets: CPU <= 25 % at real time, stop -> note < 3 s, peak RSS < 400 MB, 0 overflows)")

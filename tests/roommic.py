@@ -48,6 +48,7 @@ class RoomMicrophone:
             "pcm.absent { type hw card 99 }  # see roommic.py: PortAudio 19.6 needs one device that fails\n")
         self.env = {"ALSA_CONFIG_PATH": str(self.config)}
         self.speech: queue.SimpleQueue = queue.SimpleQueue()
+        self.lock = threading.Lock()
         self.spoken = threading.Event()
         self.spoken.set()
         self.stalled = threading.Event()
@@ -61,10 +62,11 @@ class RoomMicrophone:
 
     def speak(self, samples: np.ndarray) -> None:
         """Play int16 samples (at this microphone's rate) into the room, from now on."""
-        self.spoken.clear()
         pcm = np.asarray(samples, np.int16)
         pad = (-len(pcm)) % block_frames(self.rate)
-        self.speech.put(np.concatenate([pcm, np.zeros(pad, np.int16)]).tobytes())
+        with self.lock:  # the writer must not see "nothing left to say" in between
+            self.spoken.clear()
+            self.speech.put(np.concatenate([pcm, np.zeros(pad, np.int16)]).tobytes())
 
     def wait_spoken(self, timeout: float = 120) -> None:
         assert self.spoken.wait(timeout), "speech was not played"
@@ -107,11 +109,12 @@ class RoomMicrophone:
                 fd = None
             block = block_frames(self.rate)
             if pos >= len(current):
-                try:
-                    current, pos = self.speech.get_nowait(), 0
-                except queue.Empty:
-                    current, pos = b"", 0
-                    self.spoken.set()
+                with self.lock:
+                    try:
+                        current, pos = self.speech.get_nowait(), 0
+                    except queue.Empty:
+                        current, pos = b"", 0
+                        self.spoken.set()
             chunk = current[pos:pos + block * 2] if current else bytes(block * 2)
             pos += len(chunk)
             if fd is not None and not self.stalled.is_set():

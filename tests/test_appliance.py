@@ -276,3 +276,23 @@ def test_missing_microphone_is_an_error_until_it_is_there(rig_factory, room):
     assert reason.startswith("microphone.device: no input device named 'USB PnP Sound Device'; input devices: ")
     assert NAME in reason
     assert app.status().startswith("error: microphone.device")
+
+
+def test_a_note_that_could_not_be_handed_on_is_kept_and_retried(rig_factory, room, tmp_path):
+    target = tmp_path / "not-yet"
+    target.write_text("a file where the note directory should be")  # the disk refuses the note
+    rig = rig_factory(sink=NoteDirectory(target))
+    app = rig.app
+    rig.press("armed")
+    rig.press("recording")
+    time.sleep(0.5)
+    rig.press()
+    wait_for(lambda: app.state == "error", 10, "the failed hand-off")
+    reason = [e["reason"] for e in rig.events if e["event"] == "error"][0]
+    assert reason.startswith(f"{target}: cannot write note ") and "free some space" in reason
+    assert app.light.pattern == "error"
+    target.unlink()  # fixed
+    rig.press()  # the next press hands the kept note on before anything else
+    wait_for(lambda: "delivered" in rig.kinds(), 10, "the retried note")
+    assert app.state == "idle" and len(list(target.glob("*.json"))) == 1
+    assert rig.kinds() == ["started", "stopped", "error", "delivered"]

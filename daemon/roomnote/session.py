@@ -124,8 +124,11 @@ class Session:
             if not self.discarded:
                 self.post(NoteReady(self.id, note, rt))
         except Exception as e:  # an engine failure must not take the appliance down
-            log.exception("session failed", extra={"SESSION_ID": self.id})
-            self.rec.discard()
+            log.error("session failed", extra={"SESSION_ID": self.id, "ERROR": e.__class__.__name__})
+            try:
+                self.rec.discard()
+            except Exception:
+                pass  # the engine is broken already; what it held goes with the session
             self.post(SessionFailed(self.id, f"recognition failed ({e.__class__.__name__})"))
         finally:
             self.assembler.wipe()
