@@ -173,10 +173,10 @@ def test_maximum_length_warns_then_stops_by_itself_at_48khz(rig_factory, room, s
     room.speak(speech_48k)
     assert app.light.pattern == "on"
     wait_for(lambda: app.light.pattern == "warning", 5, "the warning")
-    assert 2.5 < time.monotonic() - started < 4
+    assert 2.5 < time.monotonic() - started < 4.5
     assert app.state == "recording" and rig.levels(1.2) == {1.0, 0.3}  # dims, never dark
     wait_for(lambda: app.state != "recording", 5, "the automatic stop")
-    assert 5.5 < time.monotonic() - started < 7.5
+    assert 5.5 < time.monotonic() - started < 8
     wait_for(lambda: "delivered" in rig.kinds(), 20, "the note")
     rig.assert_p3()
     assert [e["reason"] for e in rig.events if e["event"] == "stopped"] == ["max_length"]
