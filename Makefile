@@ -2,6 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := python3-venv flite espeak-ng sox pocketsphinx-testdata mosquitto mosquitto-clients
+# the appliance: PortAudio and libsystemd headers to build pyaudio and systemd-python, and
+# systemd-analyze for the unit tests
+APT_PACKAGES += portaudio19-dev libsystemd-dev pkg-config gcc systemd
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: demo test deps venv bench bench-redaction clean encoder encoder-check
@@ -38,6 +41,7 @@ bench: deps venv encoder
 	$(PY) bench/notes.py
 	$(PY) bench/publish.py
 	$(PY) bench/speakers.py
+	$(PY) bench/appliance.py
 
 # Peers (Presidio + spaCy model, philter-lite) go into .venv only here, never for `make test`.
 bench-redaction: deps venv

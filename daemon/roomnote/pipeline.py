@@ -48,46 +48,95 @@ def load_engines(cfg: Config, manifest: Manifest | None = None) -> Engines:
 def transcribe(frames: Iterable[np.ndarray], engines: Engines, cfg: Config,
                on_partial: Callable[[str], None] | None = None) -> Transcript:
     """Feed frames through the VAD into the recogniser; silence is never recognised."""
-    gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms)
-    engines.vad.reset()
-    asr = engines.transcriber
-    who = engines.speakers.new_session() if engines.speakers else None  # speaker attribution
-    segments: list[Segment] = []
-    start = 0.0
-
-    def handle(events: list) -> None:
-        nonlocal start
-        for ev in events:
-            if isinstance(ev, SpeechAudio):
-                asr.feed(ev.pcm)
-                if who:
-                    who.feed(ev.pcm)
-                ev.pcm.fill(0)  # P1: the gate's copy is not needed any more
-                if on_partial:
-                    on_partial(asr.partial())
-            elif isinstance(ev, SegmentStart):
-                start = ev.at
-                asr.start_segment(ev.at)
-                if who:
-                    who.start_segment(ev.at)
-            elif isinstance(ev, SegmentEnd):
-                words = asr.end_segment()
-                seg_id = f"s{len(segments) + 1:04d}"
-                if who:
-                    who.end_segment(seg_id if words else None)
-                if words:
-                    segments.append(Segment(seg_id, round(start, 3), round(ev.at, 3), words))
-
+    rec = LiveRecognition(engines, cfg, on_partial)
     try:
         for frame in frames:
-            handle(gate.push(frame, engines.vad(frame)))
-        handle(gate.flush())
-        if who:
-            segments = who.label(segments)  # final labels; wipes the session's voice vectors
-    finally:
-        if who:
-            who.wipe()
-    return Transcript(segments, round(gate.duration, 3), round(gate.speech, 3), asr.name, cfg.asr.language)
+            rec.push(frame)
+    except BaseException:
+        rec.discard()  # e.g. a WAV that breaks off: nothing of it is kept (P1)
+        raise
+    return rec.finish()
+
+
+class LiveRecognition:
+    """Recognition of one recording, one frame at a time, as the audio arrives.
+
+    push(frame) for every 16 kHz frame, then finish() for the transcript, or discard()
+    to drop everything (a withdrawal). The gate's three events each have their own
+    method (segment start, speech audio, segment end), the places to extend.
+    """
+
+    def __init__(self, engines: Engines, cfg: Config, on_partial: Callable[[str], None] | None = None):
+        self.gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms)
+        self.vad, self.asr = engines.vad, engines.transcriber
+        self.vad.reset()
+        self.language = cfg.asr.language
+        self.on_partial = on_partial
+        self.segments: list[Segment] = []
+        self.start = 0.0  # start of the open segment
+        # speaker attribution: voices are embedded live, labels settled at finish()
+        self.who = engines.speakers.new_session() if engines.speakers else None
+
+    def push(self, frame: np.ndarray) -> None:
+        self._handle(self.gate.push(frame, self.vad(frame)))
+
+    def finish(self) -> Transcript:
+        """End of audio: close an open segment and return everything recognised."""
+        try:
+            self._handle(self.gate.flush())
+            if self.who:
+                self.segments = self.who.label(self.segments)  # final labels
+        finally:
+            self._wipe_voices()
+        return Transcript(self.segments, round(self.gate.duration, 3), round(self.gate.speech, 3),
+                          self.asr.name, self.language)
+
+    def discard(self) -> None:
+        """Drop the audio and every word recognised so far (P4); the engines stay usable."""
+        if self.gate.in_speech:
+            self.asr.end_segment().clear()
+        self.gate.flush()
+        self.vad.wipe()
+        for seg in self.segments:
+            seg.words.clear()
+        self.segments.clear()
+        self._wipe_voices()
+
+    def _wipe_voices(self) -> None:
+        """Zero the session's voice audio and vectors (P1); safe to call twice."""
+        if self.who:
+            self.who.wipe()
+
+    def _handle(self, events: list) -> None:
+        for ev in events:
+            if isinstance(ev, SpeechAudio):
+                self._on_audio(ev)
+            elif isinstance(ev, SegmentStart):
+                self._on_start(ev)
+            elif isinstance(ev, SegmentEnd):
+                self._on_end(ev)
+
+    def _on_start(self, ev: SegmentStart) -> None:
+        self.start = ev.at
+        self.asr.start_segment(ev.at)
+        if self.who:
+            self.who.start_segment(ev.at)
+
+    def _on_audio(self, ev: SpeechAudio) -> None:
+        self.asr.feed(ev.pcm)
+        if self.who:
+            self.who.feed(ev.pcm)  # copies what it keeps
+        ev.pcm.fill(0)  # P1: the gate's copy is not needed any more
+        if self.on_partial:
+            self.on_partial(self.asr.partial())
+
+    def _on_end(self, ev: SegmentEnd) -> None:
+        words = self.asr.end_segment()
+        seg_id = f"s{len(self.segments) + 1:04d}"
+        if self.who:
+            self.who.end_segment(seg_id if words else None)
+        if words:
+            self.segments.append(Segment(seg_id, round(self.start, 3), round(ev.at, 3), words))
 
 
 def new_session_id() -> str:

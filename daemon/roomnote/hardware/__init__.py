@@ -1,0 +1,1 @@
+"""The box's controls: one button and one LED, through gpiozero (pins from the configuration)."""
