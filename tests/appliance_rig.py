@@ -39,6 +39,45 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def watched_microphone(streams: list, led_level) -> type[MicSource]:
+    """The real MicSource, noting in `streams` when each stream opens (with the LED's level,
+    `led_level()`, at that moment) and when it has closed: [opening, level, closed or None]."""
+
+    class WatchedMic(MicSource):
+        def open(self):
+            record = [time.monotonic(), led_level(), None]
+            streams.append(record)
+            super().open()
+            real_close = self.stream.close
+
+            def close():
+                real_close()
+                record[2] = time.monotonic()
+
+            self.stream.close = close
+
+    return WatchedMic
+
+
+def led_history(pin, t0: float) -> list[tuple[float, float]]:
+    """(time, level) of every change of a mock pin since `t0`, its `_last_change` after clear_states()."""
+    t, out = t0, []
+    for delta, state in list(pin.states):
+        t += delta
+        out.append((t, float(state)))
+    return out
+
+
+def assert_p3(history: list[tuple[float, float]], streams: list) -> None:
+    """Lit before every stream opened, and never dark until it had closed."""
+    assert streams, "no stream was opened"
+    for opening, level, closed in streams:
+        assert level > 0, "the LED was dark when the stream opened"
+        end = closed if closed is not None else time.monotonic()
+        during = [s for t, s in history if opening <= t <= end]
+        assert all(s > 0 for s in during), f"the LED went dark while the stream was open: {during}"
+
+
 class Rig:
     def __init__(self, engines, tmp: Path, sink=None, **config):
         sections = {"microphone": {"device": NAME}, "hardware": {"long_press_s": LONG_PRESS_S}}
@@ -50,25 +89,9 @@ class Rig:
         self.events: list[dict] = []
         self.streams: list[list] = []  # [time opening, LED level then, time closed or None]
         self.notes = tmp / "notes"
-        rig = self
-
-        class WatchedMic(MicSource):
-            """The real MicSource; it only notes when its stream opens and closes."""
-
-            def open(self):
-                record = [time.monotonic(), rig.led.state, None]
-                rig.streams.append(record)
-                super().open()
-                real_close = self.stream.close
-
-                def close():
-                    real_close()
-                    record[2] = time.monotonic()
-
-                self.stream.close = close
-
         self.app = Appliance(self.cfg, engines, sink or NoteDirectory(self.notes), emit=self.events.append,
-                             pin_factory=self.factory, microphone=WatchedMic)
+                             pin_factory=self.factory,
+                             microphone=watched_microphone(self.streams, lambda: self.led.state))
         self.button, self.led = self.factory.pin(BUTTON), self.factory.pin(LED)
         self.led.clear_states()
         self.t0 = self.led._last_change  # the mock pin's history is relative to this moment
@@ -100,11 +123,7 @@ class Rig:
     # -- what the LED did ---------------------------------------------------------------------
 
     def history(self) -> list[tuple[float, float]]:
-        t, out = self.t0, []
-        for delta, state in list(self.led.states):
-            t += delta
-            out.append((t, float(state)))
-        return out
+        return led_history(self.led, self.t0)
 
     def levels(self, seconds: float) -> set[float]:
         """The LED levels seen over the next `seconds`."""
@@ -115,14 +134,7 @@ class Rig:
         return set(before + [s for t, s in hist if start < t <= time.monotonic()])
 
     def assert_p3(self) -> None:
-        """Lit before every stream opened, and never dark until it had closed."""
-        hist = self.history()
-        assert self.streams, "no stream was opened"
-        for opening, level, closed in self.streams:
-            assert level > 0, "the LED was dark when the stream opened"
-            end = closed if closed is not None else time.monotonic()
-            during = [s for t, s in hist if opening <= t <= end]
-            assert all(s > 0 for s in during), f"the LED went dark while the stream was open: {during}"
+        assert_p3(self.history(), self.streams)
 
     # -- outputs --------------------------------------------------------------------------
 

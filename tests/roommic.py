@@ -7,7 +7,10 @@ MicSource.
 
 How the plugin behaves (found by trying, alsa-lib 1.2.8, PortAudio 19.6):
 - it opens infile when the PCM is opened, and PortAudio opens every device when it
-  initialises: the writer keeps re-opening the FIFO for each new reader;
+  initialises. Once a reader has come, the writer keeps the FIFO open across readers
+  (writing into it only while one is there), so that no reader's open waits for this
+  thread: pyaudio holds the GIL while PortAudio opens a device (is_format_supported), and
+  a reader waiting there for a writer thread of the same process would wait forever;
 - its `null` slave is not paced: the FIFO writer is the clock;
 - a short read is padded with stale buffer contents, so the writer writes whole blocks of
   the period MicSource asks for (32 ms);
@@ -54,7 +57,7 @@ class RoomMicrophone:
         self.stalled = threading.Event()
         self.unplugged = threading.Event()
         self.closed = threading.Event()
-        self.readers = 0  # times a reader (an opened PCM) was served
+        self.readers = 0  # times the writer opened the FIFO (at the first reader, and after a replug)
         self.thread = threading.Thread(target=self._write, name="room-mic", daemon=True)
         self.thread.start()
 
@@ -120,9 +123,8 @@ class RoomMicrophone:
             if fd is not None and not self.stalled.is_set():
                 try:
                     os.write(fd, chunk)
-                except BrokenPipeError:  # the reader closed (PortAudio listing devices, a stream closed)
-                    os.close(fd)
-                    fd = None
+                except BrokenPipeError:  # no reader now (PortAudio listing devices, a stream closed):
+                    pass  # the audio is lost; the FIFO stays open for the next reader (see above)
             due += block / self.rate / self.speed
             time.sleep(max(0.0, due - time.monotonic()))
         if fd is not None:

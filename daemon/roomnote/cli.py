@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -66,11 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     h.set_defaults(func=cmd_models_hash)
     add_publish_commands(sub)  # publisher, outbox, keys, inbox, verify-receipt, audit
 
-    en = sub.add_parser("enroll", help="enrol the therapist's voice (kept encrypted on this box only)")
-    how = en.add_mutually_exclusive_group(required=True)
+    en = sub.add_parser("enroll", help="enrol the therapist's voice at the box: press the button, speak about "
+                        "30 s, press again (kept encrypted on this box only)")
+    how = en.add_mutually_exclusive_group()
     how.add_argument("--from-wav", type=Path, metavar="FILE",
                      help="a recording of the therapist speaking alone for about 30 seconds")
     how.add_argument("--delete", action="store_true", help="delete the voice profile and its key")
+    how.add_argument("--seconds", type=_enrol_seconds, metavar="N",
+                     help="at the box: stop recording by itself after N seconds (10 to 120) instead of at the "
+                          "second press")
     en.add_argument("--config", type=Path, help="TOML configuration file")
     en.set_defaults(func=cmd_enroll)
     return p
@@ -211,9 +216,20 @@ def cmd_models_hash(args) -> int:
     return 0
 
 
+def _enrol_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 10 <= value <= 120:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds from 10 to 120, got {text!r}")
+    return value
+
+
 def cmd_enroll(args) -> int:
-    """The therapist's voice profile: enrol from a recording, or delete it."""
+    """The therapist's voice profile: enrol at the box or from a recording, or delete it."""
     from .speakers import delete_profile, enroll_from_frames, load_encoder, save_profile
+    from .speakers.profile import check_storage
 
     cfg = load_config(args.config)
     if args.delete:
@@ -224,15 +240,29 @@ def cmd_enroll(args) -> int:
     from .audio.wavfile import read_wav_info, wav_frames
     from .models import load_manifest, verify_model
 
-    read_wav_info(args.from_wav)  # bad input fails here, before models load
+    if args.from_wav:
+        read_wav_info(args.from_wav)  # bad input fails here, before models load
+    check_storage(cfg.speakers)  # before anyone speaks
     manifest = load_manifest(cfg.models.manifest or None)
     vad = SileroVad(verify_model(manifest.get("silero-vad"), cfg.models.dir))
-    profile = enroll_from_frames(wav_frames(args.from_wav), vad, load_encoder(cfg, manifest), cfg)
-    try:
-        replaced = Path(cfg.speakers.profile).exists()
-        save_profile(profile, cfg.speakers)
-    finally:
+    encoder = load_encoder(cfg, manifest)
+    replaced = Path(cfg.speakers.profile).exists()
+    if not args.from_wav:  # at the box: button, LED and microphone as the appliance uses them
+        from .enrolment import BoxEnrolment, EnrolmentCancelled
+
+        try:
+            box = BoxEnrolment(cfg, seconds=args.seconds, say=lambda line: print(line, flush=True))
+            profile = box.run(vad, encoder)
+        except EnrolmentCancelled as e:
+            print(f"enrolment {e}")
+            return 1
         profile.wipe()
+    else:
+        profile = enroll_from_frames(wav_frames(args.from_wav), vad, encoder, cfg)
+        try:
+            save_profile(profile, cfg.speakers)
+        finally:
+            profile.wipe()
     log.info("voice profile %s (%.0f s of speech)", "replaced" if replaced else "enrolled", profile.speech_s)
     print(f"voice profile {'replaced' if replaced else 'enrolled'} from {profile.speech_s:.0f} s of speech; "
           "kept encrypted on this box only ('roomnote enroll --delete' removes it)")

@@ -51,6 +51,7 @@ def open_panel(cfg: HardwareConfig, on_press: Callable[[], None], on_long_press:
     if cfg.button_pin == cfg.led_pin:
         raise HardwareError(f"hardware.button_pin and hardware.led_pin are both GPIO{cfg.led_pin}; "
                             "set the pins the button and the LED are wired to")
+    button = None
     try:
         button = Button(cfg.button_pin, pull_up=True, bounce_time=0.02, hold_time=cfg.long_press_s,
                         pin_factory=pin_factory)
@@ -58,8 +59,24 @@ def open_panel(cfg: HardwareConfig, on_press: Callable[[], None], on_long_press:
             led = PWMLED(cfg.led_pin, pin_factory=pin_factory)
         except PinPWMUnsupported:
             led = LED(cfg.led_pin, pin_factory=pin_factory)
-    except GPIOZeroError as e:
-        raise HardwareError(f"cannot use GPIO{cfg.button_pin} (button) and GPIO{cfg.led_pin} (LED): {e}; "
-                            "check hardware.button_pin and hardware.led_pin, and that the roomnote user "
-                            "is in the gpio group") from None
+    except Exception as e:
+        if button is not None:
+            button.close()  # the LED's pin failed: do not keep the button's
+        if _in_use(e):
+            raise HardwareError(f"GPIO{cfg.button_pin} (button) or GPIO{cfg.led_pin} (LED) is in use by another "
+                                "program: 'roomnote run' (the roomnote service) and 'roomnote enroll' cannot run at "
+                                "the same time; stop the other one (systemctl stop roomnote) and try again") from None
+        if isinstance(e, GPIOZeroError):
+            raise HardwareError(f"cannot use GPIO{cfg.button_pin} (button) and GPIO{cfg.led_pin} (LED): {e}; "
+                                "check hardware.button_pin and hardware.led_pin, and that the roomnote user "
+                                "is in the gpio group") from None
+        raise
     return RecordButton(button, on_press, on_long_press), StatusLight(led)
+
+
+def _in_use(e: Exception) -> bool:
+    """A pin another device holds: gpiozero's own reservation (one process), or the kernel's
+    (lgpio on a Pi says "GPIO busy" when another process has claimed the line)."""
+    from gpiozero.exc import GPIOPinInUse
+
+    return isinstance(e, GPIOPinInUse) or "busy" in str(e).lower()

@@ -125,6 +125,15 @@ def delete_profile(cfg: SpeakersConfig) -> list[str]:
     return removed
 
 
+def check_storage(cfg: SpeakersConfig) -> None:
+    """Before recording: the profile and its key can be written (their directories exist, 0700)."""
+    for path, name in ((Path(cfg.profile), "speakers.profile"), (Path(cfg.key), "speakers.key")):
+        _private_dir(path.parent, name)
+        if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
+            raise ProfileError(f"{path}: not writable by this user; run 'roomnote enroll' as the service's user "
+                               f"(sudo -u roomnote roomnote enroll ...) or check {name} in the config")
+
+
 def _key(cfg: SpeakersConfig, create: bool) -> bytes | None:
     path = Path(cfg.key)
     if not path.exists():
