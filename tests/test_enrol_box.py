@@ -281,7 +281,9 @@ def test_pins_in_use_and_a_missing_microphone_are_one_line(box_factory, models, 
                             "other one (systemctl stop roomnote) and try again")
     button.close()
     light.close()
-    BoxEnrolment(config_for(tmp_path), pin_factory=factory).button.close()  # free again: no pin was kept
+    free = BoxEnrolment(config_for(tmp_path), pin_factory=factory)  # free again: the failed attempt kept no pin
+    free.button.close()
+    free.light.close()
 
     box = box_factory(microphone__device="USB PnP Sound Device")
     box.press()
