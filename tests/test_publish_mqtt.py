@@ -295,8 +295,8 @@ def test_a_thousand_bad_commands_change_nothing(net):
         assert len(rejected) == len(sender.events) == len(bad)
         from collections import Counter
         assert Counter(e["reason"] for e in rejected) == Counter(r for _, _, r in bad)
-        for e in rejected:  # nothing of the payload comes back
-            assert "aaaa" not in json.dumps(e) and "rewrite" not in json.dumps(e)
+        for e in rejected:  # nothing of the payload comes back (a random hex id may hold "aaaa")
+            assert "a" * 32 not in json.dumps(e) and "rewrite" not in json.dumps(e)
         after = (sorted(e.name for e in svc.outbox.entries()), svc.sessions.note_ids(), svc.sessions.get(nid).note.version)
         assert after == before  # no state changed
         assert all(t.is_alive() for t in svc._threads)
