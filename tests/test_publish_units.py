@@ -89,9 +89,9 @@ def test_a_damaged_or_swapped_outbox_file_is_quarantined(tmp_path, keys):
     os.replace(pb, tmp_path / "outbox" / ("000000000009." + b.message_id + ".msg"))  # renamed: the name is bound in
     with pytest.raises(OutboxCorruptError):
         box.read(box.entries()[0])
-    (tmp_path / "outbox" / ".tmp-000000000010.x.msg").write_bytes(b"half")  # a put() cut short by kill -9
+    (tmp_path / "outbox" / ".000000000010.x.msg.k3j2h1").write_bytes(b"half")  # a put() cut short by kill -9
     Outbox(tmp_path / "outbox", keys[0])
-    assert not list((tmp_path / "outbox").glob(".tmp-*"))
+    assert not list((tmp_path / "outbox").glob(".*"))
 
 
 def test_key_files_must_be_private_and_present(tmp_path, keys):

@@ -8,13 +8,13 @@ import logging
 import math
 import os
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
 from .config import NOTE_FORMATS, load_config
 from .errors import RoomnoteError
+from .storage import write_atomic
 
 log = logging.getLogger("roomnote")
 
@@ -159,16 +159,9 @@ def _check_out_dir(out: Path) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write, fsync, rename: a reader never sees half a note."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, text)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise RoomnoteError(f"{path}: cannot write the note ({e.strerror}); the note was printed above, "
                             "free some space or choose another --out and run again") from None
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from .errors import RoomnoteError
 from .notes import Note, to_dict, to_markdown
+from .storage import write_atomic
 from .transcript import RedactedTranscript
 
 log = logging.getLogger("roomnote.events")
@@ -39,26 +38,6 @@ class NoteDirectory:
         except OSError as e:
             raise SinkError(f"{self.path}: cannot write note {note.note_id} ({e.strerror}); "
                             "free some space or fix the state directory's permissions") from None
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write, fsync, rename, fsync the directory: a reader never sees half a note, and a
-    note that was written survives a power cut."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 def log_event(event: dict) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ..storage import write_atomic
 from ..config import CommandsConfig
 from .keys import canonical_json, verify
 from .topics import COMMANDS
@@ -148,9 +149,7 @@ class CommandParser:
         horizon = now - 2 * self.cfg.max_skew_s
         self._nonces = {n: t for n, t in self._nonces.items() if t >= horizon}
         if rewrite and self._nonce_file:
-            tmp = self._nonce_file.with_name(".tmp-" + self._nonce_file.name)
-            tmp.write_text("".join(f"{int(t)} {n}\n" for n, t in self._nonces.items()))
-            tmp.replace(self._nonce_file)
+            write_atomic(self._nonce_file, "".join(f"{int(t)} {n}\n" for n, t in self._nonces.items()))
 
 
 def _short(name: str) -> str:

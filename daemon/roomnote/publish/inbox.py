@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import secrets
 import socket
-import tempfile
 import threading
 import time
 import uuid
@@ -25,6 +23,7 @@ import paho.mqtt.client as mqtt
 from ..config import Config
 from ..errors import PublishError
 from ..notes.render import SCHEMA as NOTE_SCHEMA, from_dict, to_markdown, to_text
+from ..storage import write_atomic
 from .client import explain_connack, explain_connect_error, new_client
 from .commands import signed_bytes
 from .keys import load_public_key, load_signing_key, sign
@@ -34,19 +33,6 @@ from .topics import office_filter, parse
 log = logging.getLogger("roomnote.inbox")
 _NOTE_ID = re.compile(r"^[0-9a-f]{32}$")
 SESSION_EXPIRY_S = 7 * 86400  # the broker keeps the inbox's subscription and queued notes this long
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Inbox:
@@ -118,9 +104,9 @@ class Inbox:
                 log.info("note %s from %s: duplicate dropped", stem, device)
                 return
             note = from_dict(d)
-            _write_atomic(self.out / f"{stem}.md", to_markdown(note).encode())
-            _write_atomic(self.out / f"{stem}.txt", to_text(note).encode())
-            _write_atomic(self.out / f"{stem}.json", payload)  # last: its presence means "have it"
+            write_atomic(self.out / f"{stem}.md", to_markdown(note).encode())
+            write_atomic(self.out / f"{stem}.txt", to_text(note).encode())
+            write_atomic(self.out / f"{stem}.json", payload)  # last: its presence means "have it"
             self._remember(d["note_id"], device)
             self.received += 1
         print(f"received note {stem} from {device} -> {self.out / (stem + '.md')}", flush=True)
@@ -132,7 +118,7 @@ class Inbox:
         known = json.loads(index.read_text()) if index.exists() else {}
         if known.get(note_id) != device:
             known[note_id] = device
-            _write_atomic(index, json.dumps(known, indent=1).encode())
+            write_atomic(index, json.dumps(known, indent=1).encode())
 
     def _receipt(self, device: str, payload: bytes) -> None:
         d = json.loads(payload)
@@ -141,7 +127,7 @@ class Inbox:
         path = self.out / "receipts" / f"{d['receipt_id']}.json"
         if path.exists():
             return
-        _write_atomic(path, payload)
+        write_atomic(path, payload)
         state = "saved"
         if self.device_key is not None:
             try:

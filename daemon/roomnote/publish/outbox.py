@@ -23,6 +23,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 
 from ..errors import PublishError, RoomnoteError
+from ..storage import fsync_dir, write_atomic
 from .keys import seal, unseal
 from .messages import Receipt, RedactedNote
 
@@ -59,14 +60,6 @@ def list_entries(directory: Path) -> list[Entry]:
     return sorted(out, key=lambda e: e.seq)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Outbox:
     def __init__(self, directory: str | Path, key: bytes):
         self.dir = Path(directory)
@@ -74,7 +67,7 @@ class Outbox:
         self._lock = threading.Lock()
         try:
             self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            for stray in self.dir.glob(".tmp-*"):  # a put() that never returned
+            for stray in self.dir.glob(".*"):  # write_atomic's temporary: a put() that never returned
                 stray.unlink()
         except OSError as e:
             raise PublishError(f"{self.dir}: cannot use the outbox directory ({e.strerror}); "
@@ -103,20 +96,9 @@ class Outbox:
             entry = Entry(f"{seq:012d}.{msg.message_id}{SUFFIX}", seq, msg.message_id)
             plain = json.dumps({"kind": msg.kind, "payload": msg.payload.decode("utf-8")}).encode("utf-8")
             blob = seal(self._key, plain, entry.name.encode())
-            tmp = self.dir / f".tmp-{entry.name}"
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                try:
-                    view = memoryview(blob)
-                    while view:
-                        view = view[os.write(fd, view):]
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(tmp, self.dir / entry.name)
-                _fsync_dir(self.dir)
+                write_atomic(self.dir / entry.name, blob)
             except OSError as e:
-                tmp.unlink(missing_ok=True)
                 if e.errno in _FULL:
                     raise OutboxFullError(f"{self.dir}: the disk is full, the outbox cannot store {msg.message_id}; "
                                           "it is kept in memory and sent when the broker is reachable; free disk space "
@@ -157,7 +139,7 @@ class Outbox:
                 (self.dir / entry.name).unlink()
             except FileNotFoundError:
                 return
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
 
     def remove_note(self, note_id: str) -> int:
         """Drop every queued version of one note (a discard); returns how many."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import PublishError
 from ..notes import Note
+from ..storage import write_atomic
 from ..transcript import RedactedSegment, RedactedTranscript, RedactionReport
 from .keys import seal, unseal
 
@@ -50,24 +51,6 @@ class Held:
         return self.note.note_id
 
 
-def _write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 class SessionStore:
     def __init__(self, directory: str | Path, ttl_s: float):
         self.dir = Path(directory)
@@ -99,7 +82,7 @@ class SessionStore:
                 except (OSError, ValueError):
                     found.append({"note_id": p.name[:-10]})
                 self._unlink(p.name[:-10])
-            elif p.name.startswith(".tmp-"):
+            elif p.name.startswith("."):  # write_atomic's temporary, cut short
                 p.unlink(missing_ok=True)
         for p in self.dir.glob("*.rt"):  # a transcript whose sidecar never got written
             if p.stem not in self._held:
@@ -112,8 +95,8 @@ class SessionStore:
             old = self._held.get(note.note_id)
             key = bytearray(os.urandom(32))
             # no fsync: after a crash this file is unreadable anyway (its key was in memory only)
-            _write_atomic(self.dir / f"{note.note_id}.rt", seal(key, transcript_to_json(rt), note.note_id.encode()),
-                          durable=False)
+            write_atomic(self.dir / f"{note.note_id}.rt", seal(key, transcript_to_json(rt), note.note_id.encode()),
+                         durable=False)
             held = Held(note, note_sha256, key, old.expires_at if old else now + self.ttl_s)
             self._write_meta(held)
             if old:
@@ -150,7 +133,7 @@ class SessionStore:
 
     def _write_meta(self, held: Held) -> None:
         f = held.note.facts
-        _write_atomic(self.dir / f"{held.note_id}.meta.json", json.dumps({
+        write_atomic(self.dir / f"{held.note_id}.meta.json", json.dumps({
             "note_id": held.note_id, "note_version": held.note.version, "note_sha256": held.note_sha256,
             "session_id": f.session_id, "expires_at": held.expires_at}).encode())
 

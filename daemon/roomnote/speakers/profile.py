@@ -15,7 +15,6 @@ import logging
 import os
 import stat
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -24,6 +23,7 @@ import numpy as np
 
 from ..config import Config, SpeakersConfig
 from ..errors import RoomnoteError
+from ..storage import write_atomic
 from .clustering import agglomerate, centroid
 from .encoder import VoiceEncoder
 
@@ -62,15 +62,9 @@ def save_profile(profile: VoiceProfile, cfg: SpeakersConfig) -> Path:
         plain[:] = bytes(len(plain))
     path = Path(cfg.profile)
     _private_dir(path.parent, "speakers.profile")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, blob)  # mode 0600
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise ProfileError(f"{path}: cannot write the voice profile ({e.strerror}); check speakers.profile") from None
     return path
 
