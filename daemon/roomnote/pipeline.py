@@ -28,6 +28,8 @@ class Engines:
     vad: SileroVad
     transcriber: Transcriber
     speakers: SpeakerModel | None = None  # None: segments stay "unknown" (speakers.enabled = false)
+    encoder: object | None = None  # the note's sentence encoder (notes.encoder; None: cue lexicons only)
+    policy: RedactionPolicy | None = None  # the office's topic policy ([redaction]; None: the defaults)
 
     def close(self) -> None:
         self.vad.wipe()
@@ -42,7 +44,10 @@ def load_engines(cfg: Config, manifest: Manifest | None = None) -> Engines:
     vad_root = verify_model(manifest.get("silero-vad"), cfg.models.dir)
     transcriber = load_transcriber(cfg, manifest)
     speakers = load_speaker_model(cfg, manifest) if cfg.speakers.enabled else None
-    return Engines(SileroVad(vad_root), transcriber, speakers)
+    encoder = load_note_encoder(cfg, manifest)
+    from .redact.topics import policy_from_config
+
+    return Engines(SileroVad(vad_root), transcriber, speakers, encoder, policy_from_config(cfg.redaction, encoder))
 
 
 def transcribe(frames: Iterable[np.ndarray], engines: Engines, cfg: Config,
