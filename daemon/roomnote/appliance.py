@@ -485,8 +485,8 @@ class Appliance:
     # -- state, status and events ------------------------------------------------------------
 
     def _enter(self, state: str, reason: str = "", led: str | None = None) -> None:
+        self.light.show(led or LED_FOR_STATE[state])  # first: whoever sees the new state sees its LED
         previous, self.state, self.reason = self.state, state, reason
-        self.light.show(led or LED_FOR_STATE[state])
         sid = self.session.id if self.session is not None else None
         log.info("state %s", state, extra={"STATE": state, "PREVIOUS": previous, "SESSION_ID": sid or "-"})
         self.notifier.status(self.status())

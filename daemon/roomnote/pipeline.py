@@ -19,6 +19,7 @@ from .config import Config
 from .models import Manifest, load_manifest, verify_model
 from .notes import Note, SessionFacts, compose_note
 from .redact import RedactionPolicy, redact_transcript
+from .redact.topics import policy_from_config
 from .speakers import SpeakerModel, load_speaker_model
 from .transcript import RedactedTranscript, Segment, Transcript
 
@@ -45,8 +46,6 @@ def load_engines(cfg: Config, manifest: Manifest | None = None) -> Engines:
     transcriber = load_transcriber(cfg, manifest)
     speakers = load_speaker_model(cfg, manifest) if cfg.speakers.enabled else None
     encoder = load_note_encoder(cfg, manifest)
-    from .redact.topics import policy_from_config
-
     return Engines(SileroVad(vad_root), transcriber, speakers, encoder, policy_from_config(cfg.redaction, encoder))
 
 
