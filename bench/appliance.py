@@ -103,7 +103,7 @@ def main() -> int:
     room = RoomMicrophone(tmp / "room")
     state = tmp / "state"
     config = tmp / "roomnote.toml"
-    config.write_text(f'[microphone]\ndevice = "{NAME}"\n')
+    config.write_text(f'[microphone]\ndevice = "{NAME}"\n[mqtt]\nenabled = false\n')
     notify = Notify(tmp / "notify.sock")
     env = {**os.environ, **room.env, "NOTIFY_SOCKET": str(tmp / "notify.sock"), "STATE_DIRECTORY": str(state),
            "TMPDIR": str(tmp)}

@@ -7,6 +7,8 @@ against the LED pin's full history.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import threading
 import time
 import wave
@@ -89,6 +91,10 @@ class Rig:
         self.events: list[dict] = []
         self.streams: list[list] = []  # [time opening, LED level then, time closed or None]
         self.notes = tmp / "notes"
+        # The rig tests the state machine; the note encoder in a session is tested with the
+        # daemon as a child process (test_daemon*.py). Without it, composing stays quick while
+        # the room microphone's writer (this process) feeds PortAudio.
+        engines = dataclasses.replace(engines, encoder=None)
         self.app = Appliance(self.cfg, engines, sink or NoteDirectory(self.notes), emit=self.events.append,
                              pin_factory=self.factory,
                              microphone=watched_microphone(self.streams, lambda: self.led.state))

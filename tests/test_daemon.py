@@ -80,7 +80,7 @@ def run(tmp_path_factory, make_speech):
     room = RoomMicrophone(tmp / "room")
     speech = read_pcm(make_speech(TURNS, "daemon-speech"))
     config = tmp / "roomnote.toml"
-    config.write_text(f'[microphone]\ndevice = "{NAME}"\n[hardware]\nlong_press_s = 0.5\n')
+    config.write_text(f'[microphone]\ndevice = "{NAME}"\n[hardware]\nlong_press_s = 0.5\n[mqtt]\nenabled = false\n')
     notify = NotifyListener(tmp / "notify.sock")
     env = {**os.environ, **room.env, "NOTIFY_SOCKET": str(tmp / "notify.sock"), "WATCHDOG_USEC": "1000000",
            "STATE_DIRECTORY": str(dirs["state"]), "RUNTIME_DIRECTORY": str(dirs["runtime"]),

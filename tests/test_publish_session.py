@@ -24,7 +24,8 @@ CANARY_TURNS = [
     ("rms", "For homework this week, try writing down the worried thought. We will meet again next week."),
 ]
 CANARY_WORDS = ["sarah", "johnson", "maple"]
-PHONE = re.compile(r"five five five|555|2194387|two one nine")
+# The number as words or digits, standing alone: "555" inside a hex id or "12.555 s" is not it.
+PHONE = re.compile(r"five five five|two one nine|(?<![\w.:])(?:555|2194387)(?![\w.:])")
 
 
 def roomnote(*args: str, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:

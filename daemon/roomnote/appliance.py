@@ -12,6 +12,9 @@ Interfaces for what plugs in later:
 - `emit(event)`: content-free events (a dict; default: the log).
 - `Appliance.give_consent(session_ref)` / `withdraw_consent(session_ref)`: consent from the
   practice system (`consent.mode = "external"`), thread-safe.
+- `Appliance.discard(session_ref=None)`: the practice system's `discard` of a session that
+  is not a note yet (publish/appliance_link.py); finished notes are discarded by note id
+  in the publishing service.
 """
 from __future__ import annotations
 
@@ -61,6 +64,14 @@ class ConsentError(RoomnoteError):
     pass
 
 
+class NothingToDiscard(ConsentError):
+    """No session being recorded or processed, and no consent waiting, for that reference."""
+
+
+class NoteAlreadyFinished(ConsentError):
+    """The session is a note already (being queued): discard it by its note id."""
+
+
 # Events: posted by workers, handled on the control thread.
 @dataclass(frozen=True)
 class Press:
@@ -81,6 +92,12 @@ class ConsentGiven:
 @dataclass(frozen=True)
 class ConsentWithdrawn:
     ref: str
+
+
+@dataclass(frozen=True)
+class DiscardRequest:
+    ref: str | None  # None: whatever is being recorded or processed now
+    answer: queue.SimpleQueue  # the control thread puts what it dropped, or the refusal
 
 
 @dataclass(frozen=True)
@@ -156,6 +173,25 @@ class Appliance:
         """The practice system withdrew consent: disarm, or drop that session at once (P4)."""
         self.post(ConsentWithdrawn(_check_ref(session_ref)))
 
+    def discard(self, session_ref: str | None = None, timeout: float = 5.0) -> str:
+        """The practice system's discard (MQTT `discard` without a note id), thread-safe.
+
+        The session being recorded or processed (with that reference, or any when None) is
+        dropped at once (P4); else consent waiting for that session is cancelled. Returns
+        "session" or "consent"; raises NothingToDiscard, or NoteAlreadyFinished while the
+        note is being queued (the practice system then discards it by its note id).
+        """
+        ref = _check_ref(session_ref) if session_ref is not None else None
+        answer: queue.SimpleQueue = queue.SimpleQueue()
+        self.post(DiscardRequest(ref, answer))
+        try:
+            outcome = answer.get(timeout=timeout)
+        except queue.Empty:
+            raise ConsentError("the appliance did not answer the discard in time") from None
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
     def request_shutdown(self, why: str = "shutdown") -> None:
         self.post(Shutdown(why))
 
@@ -195,6 +231,8 @@ class Appliance:
                 self._on_consent(ev)
             case ConsentWithdrawn():
                 self._on_consent_withdrawn(ev.ref)
+            case DiscardRequest():
+                ev.answer.put(self._on_discard_request(ev.ref))
             case MicLost() if self._current(ev.session_id) and self.state == "recording":
                 self.after_error = f"microphone lost ({ev.reason})"
                 self._stop("device_lost")
@@ -267,6 +305,23 @@ class Appliance:
                 self._enter("idle")
         if self.state in ("recording", "processing") and self.session.consent.ref == ref:
             self._discard("withdrawn in the practice system")
+
+    def _on_discard_request(self, ref: str | None) -> str | Exception:
+        def matches(consent: ConsentRecord | None) -> bool:
+            return ref is None or (consent is not None and consent.ref == ref)
+
+        if self.state in ("recording", "processing") and matches(self.session.consent):
+            self._discard("withdrawn in the practice system")
+            return "session"
+        if self.state == "publishing" and matches(self.session.consent):
+            return NoteAlreadyFinished("the session is a note already; discard it by its note id")
+        if self.consent is not None and matches(self.consent):
+            self.consent = None
+            log.info("consent cancelled", extra={"STATE": self.state})
+            if self.state == "armed":
+                self._enter("idle")
+            return "consent"
+        return NothingToDiscard("no session is being recorded for that reference")
 
     def _refuse(self, reason: str) -> None:
         log.warning("press refused", extra={"REASON": reason})
@@ -430,8 +485,8 @@ class Appliance:
     # -- state, status and events ------------------------------------------------------------
 
     def _enter(self, state: str, reason: str = "", led: str | None = None) -> None:
+        self.light.show(led or LED_FOR_STATE[state])  # first: whoever sees the new state sees its LED
         previous, self.state, self.reason = self.state, state, reason
-        self.light.show(led or LED_FOR_STATE[state])
         sid = self.session.id if self.session is not None else None
         log.info("state %s", state, extra={"STATE": state, "PREVIOUS": previous, "SESSION_ID": sid or "-"})
         self.notifier.status(self.status())
@@ -484,38 +539,60 @@ def state_directory(given: str | Path | None) -> Path:
 
 
 def run_daemon(config_path: Path | None, state_dir: Path | None) -> int:
-    """`roomnote run`: load and verify the models (P6), tell systemd we are ready, serve."""
+    """`roomnote run`: check the settings, load and verify the models (P6), tell systemd we
+    are ready, serve. Notes go to the practice's broker through the publishing service
+    (mqtt.enabled, the default), else into <state directory>/notes."""
     from .config import load_config
     from .pipeline import load_engines
     from .sdnotify import setup_logging
-    from .sinks import NoteDirectory
 
     where = setup_logging()
     notifier = Notifier()
+    appliance: Appliance | None = None
+    publisher = None
     try:
         cfg = load_config(config_path)
-        notes = state_directory(state_dir) / "notes"
-        try:
-            notes.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as e:
-            raise RoomnoteError(f"{notes}: cannot create the notes directory ({e.strerror}); "
-                                "check the state directory (--state-dir or StateDirectory=)") from None
-        if not os.access(notes, os.W_OK):
-            raise RoomnoteError(f"{notes}: not writable; check the state directory's owner")
+        if cfg.mqtt.enabled:  # keys, outbox, TLS files: one line each, before READY=1
+            from .publish.appliance_link import open_publisher
+            publisher = open_publisher(cfg, state=lambda: appliance.state if appliance else "starting")
+        else:
+            notes = _notes_directory(state_dir)
         notifier.status("loading and verifying models")
         engines = load_engines(cfg)
     except RoomnoteError as e:
         notifier.status(f"error: {e}")
         raise
-    log.info("starting", extra={"LOG": where, "ENGINE": engines.transcriber.name, "CONSENT": cfg.consent.mode})
+    log.info("starting", extra={"LOG": where, "ENGINE": engines.transcriber.name, "CONSENT": cfg.consent.mode,
+                                "PUBLISH": "mqtt" if publisher else "directory"})
     try:
-        appliance = Appliance(cfg, engines, NoteDirectory(notes), notifier=notifier)
+        if publisher is None:
+            from .sinks import NoteDirectory
+            appliance = Appliance(cfg, engines, NoteDirectory(notes), notifier=notifier)
+        else:
+            from .publish.appliance_link import connect, events_to
+            appliance = Appliance(cfg, engines, publisher, emit=events_to(publisher), notifier=notifier)
+            connect(publisher, appliance, engines)
+            publisher.start()
         appliance.install_signal_handlers()
-        appliance.run()
+        appliance.run()  # returns once a recording's note is in the outbox (SIGTERM)
     except RoomnoteError as e:
         notifier.status(f"error: {e}")
         raise
     finally:
+        if publisher is not None:
+            publisher.stop()  # held transcripts destroyed, receipts sent if the broker is there
         engines.close()
     log.info("stopped")
     return 0
+
+
+def _notes_directory(state_dir: Path | None) -> Path:
+    notes = state_directory(state_dir) / "notes"
+    try:
+        notes.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise RoomnoteError(f"{notes}: cannot create the notes directory ({e.strerror}); "
+                            "check the state directory (--state-dir or StateDirectory=)") from None
+    if not os.access(notes, os.W_OK):
+        raise RoomnoteError(f"{notes}: not writable; check the state directory's owner")
+    return notes

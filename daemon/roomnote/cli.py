@@ -106,19 +106,16 @@ def _render_outputs(note, markdown: str, names: list[str]) -> dict[str, str]:
 def cmd_process(args) -> int:
     from .audio.wavfile import read_wav_info, wav_frames
     from .notes import to_markdown
-    from .pipeline import (load_engines, load_note_encoder, new_session_id, redact_and_compose,
-                           session_facts, transcribe)
-    from .redact.topics import policy_from_config
+    from .pipeline import load_engines, new_session_id, redact_and_compose, session_facts, transcribe
 
     cfg = load_config(args.config)
     fmt = args.format or cfg.notes.format
     info = read_wav_info(args.wav)  # bad input fails here, before models load
     _check_out_dir(args.out)
-    encoder = load_note_encoder(cfg)  # verified (P6) before any audio is read
     if args.publish:  # keys, outbox and TLS files are checked before the session is processed
         from .publish.cli import check_publish_ready
         check_publish_ready(cfg)
-    engines = load_engines(cfg)
+    engines = load_engines(cfg)  # every model, the note's encoder too, verified (P6) before any audio is read
     try:
         transcript = transcribe(wav_frames(args.wav), engines, cfg)
     finally:
@@ -128,7 +125,7 @@ def cmd_process(args) -> int:
     # The recording ended when the file was last written; it started `duration` before.
     ended = datetime.fromtimestamp(args.wav.stat().st_mtime, timezone.utc)
     facts = session_facts(cfg, transcript, ended, new_session_id())
-    note, rt = redact_and_compose(transcript, fmt, facts, encoder, policy_from_config(cfg.redaction, encoder))
+    note, rt = redact_and_compose(transcript, fmt, facts, engines.encoder, engines.policy)
     if args.publish:  # into the outbox and to the broker, not to --out (publish/cli.py)
         from .publish.cli import publish_session
         return publish_session(args, cfg, note, rt)

@@ -85,6 +85,9 @@ class MqttConfig:
     heartbeat_s: int = 60  # status message interval
     retry_min_s: float = 0.5  # reconnect and resend backoff, doubling up to retry_max_s
     retry_max_s: float = 60.0
+    # `roomnote run` publishes to the broker; false: a box without a practice network keeps
+    # its notes in <state directory>/notes instead (and takes no commands)
+    enabled: bool = True
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from .config import Config
 from .models import Manifest, load_manifest, verify_model
 from .notes import Note, SessionFacts, compose_note
 from .redact import RedactionPolicy, redact_transcript
+from .redact.topics import policy_from_config
 from .speakers import SpeakerModel, load_speaker_model
 from .transcript import RedactedTranscript, Segment, Transcript
 
@@ -28,6 +29,8 @@ class Engines:
     vad: SileroVad
     transcriber: Transcriber
     speakers: SpeakerModel | None = None  # None: segments stay "unknown" (speakers.enabled = false)
+    encoder: object | None = None  # the note's sentence encoder (notes.encoder; None: cue lexicons only)
+    policy: RedactionPolicy | None = None  # the office's topic policy ([redaction]; None: the defaults)
 
     def close(self) -> None:
         self.vad.wipe()
@@ -42,7 +45,8 @@ def load_engines(cfg: Config, manifest: Manifest | None = None) -> Engines:
     vad_root = verify_model(manifest.get("silero-vad"), cfg.models.dir)
     transcriber = load_transcriber(cfg, manifest)
     speakers = load_speaker_model(cfg, manifest) if cfg.speakers.enabled else None
-    return Engines(SileroVad(vad_root), transcriber, speakers)
+    encoder = load_note_encoder(cfg, manifest)
+    return Engines(SileroVad(vad_root), transcriber, speakers, encoder, policy_from_config(cfg.redaction, encoder))
 
 
 def transcribe(frames: Iterable[np.ndarray], engines: Engines, cfg: Config,

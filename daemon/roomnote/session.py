@@ -20,9 +20,8 @@ import numpy as np
 from .audio.mic import FrameAssembler
 from .audio.resample import wipe
 from .config import Config
-from .notes import Note, SessionFacts, compose_note
-from .pipeline import Engines, LiveRecognition, new_session_id
-from .redact import redact_transcript
+from .notes import Note, SessionFacts
+from .pipeline import Engines, LiveRecognition, new_session_id, redact_and_compose
 from .transcript import RedactedTranscript
 
 log = logging.getLogger("roomnote.session")
@@ -136,17 +135,16 @@ class Session:
 
     def _compose(self) -> tuple[Note, RedactedTranscript]:
         transcript = self.rec.finish()
-        try:
-            rt = redact_transcript(transcript)
-            facts = SessionFacts(
-                session_id=self.id, device_id=self.cfg.device.id, started_at=self.started_at,
-                ended_at=self.ended_at, duration_s=round((self.ended_at - self.started_at).total_seconds(), 1),
-                speech_s=transcript.speech, engine=transcript.engine, consent=self.consent.describe())
-        finally:
-            transcript.wipe()  # P1: only the redacted transcript and the note go on
+        facts = SessionFacts(  # before redact_and_compose, which wipes the raw transcript (P1)
+            session_id=self.id, device_id=self.cfg.device.id, started_at=self.started_at,
+            ended_at=self.ended_at, duration_s=round((self.ended_at - self.started_at).total_seconds(), 1),
+            speech_s=transcript.speech, engine=transcript.engine, consent=self.consent.describe())
+        # the office's topic policy and the note encoder, as `roomnote process` uses them
+        note, rt = redact_and_compose(transcript, self.cfg.notes.format, facts, self.engines.encoder,
+                                      self.engines.policy)
         log.info("session recognised", extra={"SESSION_ID": self.id, "SEGMENTS": len(rt.segments),
                                               "SPEECH_S": rt.speech, "AUDIO_S": rt.duration})
-        return compose_note(rt, self.cfg.notes.format, facts), rt
+        return note, rt
 
     def _drain(self) -> None:
         while True:
