@@ -34,7 +34,7 @@ from typing import Callable, Protocol
 from .audio.mic import MicSource
 from .config import Config
 from .errors import AudioError, RoomnoteError
-from .hardware.panel import open_panel
+from .hardware.panel import LongPress, Press, open_panel
 from .notes import Note
 from .pipeline import Engines
 from .sdnotify import Notifier, watchdog_interval
@@ -72,17 +72,7 @@ class NoteAlreadyFinished(ConsentError):
     """The session is a note already (being queued): discard it by its note id."""
 
 
-# Events: posted by workers, handled on the control thread.
-@dataclass(frozen=True)
-class Press:
-    pass
-
-
-@dataclass(frozen=True)
-class LongPress:
-    pass
-
-
+# Events: posted by workers (Press and LongPress by the button), handled on the control thread.
 @dataclass(frozen=True)
 class ConsentGiven:
     ref: str

@@ -28,7 +28,7 @@ from .audio.resample import wipe
 from .config import Config
 from .errors import AudioError, RoomnoteError
 from .hardware.led import PATTERNS
-from .hardware.panel import open_panel
+from .hardware.panel import LongPress, Press, open_panel
 from .speakers.profile import VoiceProfile, enroll_from_frames, save_profile
 
 log = logging.getLogger("roomnote.enrol")
@@ -40,16 +40,6 @@ TICK_S = 0.05
 
 
 class EnrolmentCancelled(RoomnoteError):
-    pass
-
-
-@dataclass(frozen=True)
-class _Press:
-    pass
-
-
-@dataclass(frozen=True)
-class _LongPress:
     pass
 
 
@@ -76,8 +66,8 @@ class BoxEnrolment:
         self.n = 0  # samples of audio held
         self.assembler: FrameAssembler | None = None
         self.mic: MicSource | None = None
-        self.button, self.light = open_panel(cfg.hardware, lambda: self.events.put(_Press()),
-                                             lambda: self.events.put(_LongPress()), pin_factory)
+        self.button, self.light = open_panel(cfg.hardware, lambda: self.events.put(Press()),
+                                             lambda: self.events.put(LongPress()), pin_factory)
 
     def run(self, vad, encoder) -> VoiceProfile:
         """The saved profile (the caller wipes it). EnrolmentCancelled after a long press;
@@ -132,7 +122,7 @@ class BoxEnrolment:
         except queue.Empty:
             raise RoomnoteError(f"the button was not pressed within {START_TIMEOUT_S / 60:g} minutes; nothing "
                                 "was recorded; run 'roomnote enroll' again at the box") from None
-        if isinstance(ev, _LongPress):
+        if isinstance(ev, LongPress):
             raise EnrolmentCancelled("cancelled with a long press; nothing was recorded")
 
     def _record(self) -> str:
@@ -156,9 +146,9 @@ class BoxEnrolment:
             except queue.Empty:
                 ev = None
             self._take_audio(keep=True)
-            if isinstance(ev, _Press):
+            if isinstance(ev, Press):
                 return "button"
-            if isinstance(ev, _LongPress):
+            if isinstance(ev, LongPress):
                 raise EnrolmentCancelled("cancelled with a long press; the recording was dropped and nothing was kept")
             if isinstance(ev, _Lost):
                 raise MicrophoneError(f"microphone lost while enrolling ({ev.reason}); nothing was kept; "

@@ -6,6 +6,7 @@ soon as it has lasted `long_press_s`, without waiting for the release.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from ..config import HardwareConfig
@@ -40,6 +41,16 @@ class RecordButton:
 
     def close(self) -> None:
         self.button.close()
+
+
+@dataclass(frozen=True)
+class Press:
+    """A short press of the button (an event for the owner's queue)."""
+
+
+@dataclass(frozen=True)
+class LongPress:
+    """The button held for hardware.long_press_s."""
 
 
 def open_panel(cfg: HardwareConfig, on_press: Callable[[], None], on_long_press: Callable[[], None],
