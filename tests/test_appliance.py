@@ -86,8 +86,8 @@ def test_clinician_session_start_stop(rig_factory, room, speech):
     assert rig.levels(0.3) == {1.0}
 
     rig.press()  # stop
-    wait_for(lambda: rig.kinds()[-1:] == ["delivered"], 20, "the note")
-    assert app.state == "idle"
+    # "delivered" is emitted just before the control thread settles, so wait for both
+    wait_for(lambda: rig.kinds()[-1:] == ["delivered"] and app.state == "idle", 20, "the note")
     assert app.light.pattern in ("delivered", "off")
     wait_for(lambda: app.light.pattern == "off", 3, "the LED to go dark after the two blinks")
     assert rig.led.state == 0
@@ -293,6 +293,6 @@ def test_a_note_that_could_not_be_handed_on_is_kept_and_retried(rig_factory, roo
     assert app.light.pattern == "error"
     target.unlink()  # fixed
     rig.press()  # the next press hands the kept note on before anything else
-    wait_for(lambda: "delivered" in rig.kinds(), 10, "the retried note")
-    assert app.state == "idle" and len(list(target.glob("*.json"))) == 1
+    wait_for(lambda: "delivered" in rig.kinds() and app.state == "idle", 10, "the retried note")
+    assert len(list(target.glob("*.json"))) == 1
     assert rig.kinds() == ["started", "stopped", "error", "delivered"]
