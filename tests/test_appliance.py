@@ -213,8 +213,8 @@ def test_external_consent_gate(rig_factory, room, speech):
     rig = rig_factory(consent__mode="external")
     app = rig.app
     rig.press()  # no consent from the practice system: refused
-    wait_for(lambda: "refused" in rig.kinds(), 5, "the refusal")
-    assert app.light.pattern == "refused" and app.state == "idle" and rig.streams == []
+    wait_for(lambda: "refused" in rig.kinds() and app.light.pattern == "refused", 5, "the refusal")
+    assert app.state == "idle" and rig.streams == []
     assert rig.levels(0.4) == DARK_AND_LIT
     wait_for(lambda: app.light.pattern == "off", 2, "dark after the refusal")
 
