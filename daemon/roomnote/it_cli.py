@@ -36,8 +36,8 @@ def add_model_commands(msub) -> None:
                         "SHA-256 against the manifest")
     a.add_argument("bundle", type=Path, metavar="BUNDLE")
     a.add_argument("--config", type=Path, help="TOML configuration file (models.dir, models.manifest)")
-    a.add_argument("--max-size-mb", type=int, default=DEFAULT_MAX_BYTES // (1 << 20), metavar="MB",
-                   help=f"refuse archives that unpack to more than this (default {DEFAULT_MAX_BYTES >> 20})")
+    a.add_argument("--max-size-mb", type=int, default=DEFAULT_MAX_BYTES // (1 << 20), metavar="MIB",
+                   help=f"refuse archives that unpack to more than this many MiB (default {DEFAULT_MAX_BYTES >> 20})")
     a.set_defaults(func=cmd_models_install)
 
 

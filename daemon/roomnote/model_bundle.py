@@ -106,7 +106,7 @@ def check_members(members: list[Member], bundle: Path, max_bytes: int) -> None:
         raise BundleError(f"{bundle}: {len(members)} entries, more than {MAX_ENTRIES}; not a model archive")
     total = sum(m.size for m in members if m.kind == "file")
     if total > max_bytes:
-        raise BundleError(f"{bundle}: unpacks to {total / 1e6:.0f} MB, more than the limit of {max_bytes / 1e6:.0f} MB "
+        raise BundleError(f"{bundle}: unpacks to {total / (1 << 20):.0f} MiB, more than the limit of {max_bytes / (1 << 20):.0f} MiB "
                           "(--max-size-mb); not installed")
     files = {m.name for m in members if m.kind == "file"}
     for m in members:
