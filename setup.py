@@ -13,7 +13,17 @@ setup(
     include_package_data=True,
     package_data={"roomnote.redact": ["lexicons/*.txt"]},
     # The manifest is installed next to the package's data so an installed roomnote finds it.
-    data_files=[("share/roomnote/models", ["models/manifest.toml"])],
+    data_files=[("share/roomnote/models", ["models/manifest.toml"]),
+                # IT provisioning (firmware-config/firstboot.sh installs these from the package)
+                ("share/roomnote/systemd", ["systemd/roomnote.service", "systemd/roomnote.sysusers"]),
+                ("share/roomnote/firmware-config", ["firmware-config/firstboot.sh",
+                                                    "firmware-config/roomnote-firstboot.service",
+                                                    "firmware-config/office.example.toml"]),
+                ("share/roomnote/firmware-config/raspberry-pi", [
+                    "firmware-config/raspberry-pi/config.txt", "firmware-config/raspberry-pi/i2s-microphones.txt",
+                    "firmware-config/raspberry-pi/asound.conf", "firmware-config/raspberry-pi/99-roomnote.rules",
+                    "firmware-config/raspberry-pi/user-data"]),
+                ("share/roomnote/firmware-config/jetson", ["firmware-config/jetson/power.sh"])],
     install_requires=[
         "numpy>=1.26",
         "onnxruntime>=1.17",
