@@ -81,14 +81,7 @@ elif [ "$BOARD" = jetson ]; then
     set_power_mode
 fi
 
-# 4. models: every bundle on the card, each checked against the manifest before unpacking
-shopt -s nullglob
-for bundle in "$SETUP"/models/*.zip "$SETUP"/models/*.tar "$SETUP"/models/*.tar.gz "$SETUP"/models/*.tgz; do
-    log "installing model bundle $(basename "$bundle")"
-    "$ROOMNOTE" models install "$bundle" 2>&1 | tee -a "$LOG" || die "model bundle $(basename "$bundle") refused (above)"
-done
-
-# 5. configuration, keys and the certificate request; the certificate when IT has put it there
+# 4. configuration, keys and the certificate request; the certificate when IT has put it there
 cert_args=()
 [ -f "$SETUP/device.pem" ] && cert_args=(--cert "$SETUP/device.pem")
 "$ROOMNOTE" provision --office "$SETUP/office.toml" "${cert_args[@]}" 2>&1 | tee -a "$LOG" ||
@@ -98,6 +91,13 @@ if [ -f /etc/roomnote/tls/device.csr ]; then
     cp /etc/roomnote/tls/device.csr "$SETUP/$device.csr"
     log "certificate request copied to $SETUP/$device.csr: have the practice CA sign it (CN $device)"
 fi
+
+# 5. models: every bundle on the card, each checked against the manifest before unpacking
+shopt -s nullglob
+for bundle in "$SETUP"/models/*.zip "$SETUP"/models/*.tar "$SETUP"/models/*.tar.gz "$SETUP"/models/*.tgz; do
+    log "installing model bundle $(basename "$bundle")"
+    "$ROOMNOTE" models install "$bundle" --config /etc/roomnote/roomnote.toml 2>&1 | tee -a "$LOG" || die "model bundle $(basename "$bundle") refused (above)"
+done
 
 # 6. the service: enabled now, started once the box has its certificate
 install -m 0644 "$SHARE/systemd/roomnote.service" /etc/systemd/system/roomnote.service

@@ -219,6 +219,7 @@ BAD = [
     ('require_signature = false', 'require_signature = true', "commands.practice_public_key: missing"),
     ('mode = "clinician"', 'mode = "external"', None),  # valid: the broker is enabled
     ('enabled = true', 'enabled = false', None),  # valid: a box without a practice network
+    ('manifest = ""', 'manifest = "missing.toml"', "models.manifest: cannot read"),
     ('host = "broker.practice.lan"', '', "broker.host: missing; the box needs the practice broker"),
 ]
 
@@ -253,3 +254,14 @@ def test_not_toml_is_one_line(office, tmp_path):
     office.write_text("[office\nid = 1\n")
     r = provision(office, tmp_path / "root")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "not valid TOML" in r.stderr
+
+
+def test_the_practices_manifest_is_installed_and_used(office, tmp_path):
+    shutil.copy(REPO / "models" / "manifest.toml", office.parent / "manifest.toml")
+    office.write_text(office.read_text().replace('manifest = ""', 'manifest = "manifest.toml"'))
+    root = tmp_path / "root"
+    r = provision(office, root)
+    assert r.returncode == 0, r.stderr
+    assert (root / "etc/roomnote/manifest.toml").read_bytes() == (REPO / "models/manifest.toml").read_bytes()
+    assert load_config(root / "etc/roomnote/roomnote.toml").models.manifest == "/etc/roomnote/manifest.toml"
+    assert "model pocketsphinx-en-us: ok" in r.stdout

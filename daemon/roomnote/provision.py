@@ -33,6 +33,7 @@ STATE = Path("/var/lib/roomnote")
 TLS = ETC / "tls"
 CONFIG_FILE = ETC / "roomnote.toml"
 PRACTICE_KEY = ETC / "practice.pub.pem"
+MANIFEST = ETC / "manifest.toml"  # the office's copy of the models manifest (models pinned by IT)
 
 
 class OfficeError(ConfigError):
@@ -66,7 +67,7 @@ DIRECT = ["notes.format", "redaction.pseudonyms", "redaction.topic_encoder",
           "microphone.device", "microphone.rate", "session.max_minutes", "session.warn_minutes"]
 OFFICE_KEYS = {**RENAMED, **{k: k for k in DIRECT}}
 # files the office file names (relative to the office file), copied onto the box
-FILE_KEYS = ("broker.ca_file", "certificate.file", "commands.practice_public_key")
+FILE_KEYS = ("broker.ca_file", "certificate.file", "commands.practice_public_key", "models.manifest")
 REQUIRED = ("office.id", "office.device")
 TOPIC_SAFE = ("office.id", "office.device")
 
@@ -196,6 +197,14 @@ def _check_file(src: str, key: str, p: Path) -> str | None:
         data = p.read_bytes()
     except OSError as e:
         return f"{src}: {key}: cannot read {p} ({e.strerror}); put the file next to the office file"
+    if key == "models.manifest":
+        from .models import load_manifest
+
+        try:
+            load_manifest(p)
+        except RoomnoteError as e:
+            return f"{src}: {key}: {e}"
+        return None
     try:
         if key == "commands.practice_public_key":
             if not isinstance(serialization.load_pem_public_key(data), Ed25519PublicKey):
@@ -225,6 +234,8 @@ def box_config(office: Office) -> dict[str, Any]:
         d[last] = value
     if "commands.practice_public_key" in office.files:
         sections["commands"]["practice_public_key"] = str(PRACTICE_KEY)
+    if "models.manifest" in office.files:
+        sections["models"]["manifest"] = str(MANIFEST)
     return sections
 
 
@@ -336,6 +347,8 @@ class Provisioner:
     def _copy_files(self) -> None:
         if "broker.ca_file" in self.office.files:
             self._write_public(TLS / "ca.pem", self.office.files["broker.ca_file"].read_bytes(), "practice CA")
+        if "models.manifest" in self.office.files:
+            self._write_public(MANIFEST, self.office.files["models.manifest"].read_bytes(), "models manifest")
         if "commands.practice_public_key" in self.office.files:
             self._write_public(PRACTICE_KEY, self.office.files["commands.practice_public_key"].read_bytes(),
                                "practice public key")
@@ -550,7 +563,9 @@ def provision(office_file: Path, root: Path = Path("/"), *, owner: str = "roomno
     done = p.run()
     cfg = config_from_dict(box_config(office))
     # the models as they are under root
-    cfg = dataclasses.replace(cfg, models=dataclasses.replace(cfg.models, dir=str(p.at(cfg.models.dir))))
+    manifest = str(p.at(cfg.models.manifest)) if cfg.models.manifest else ""
+    cfg = dataclasses.replace(cfg, models=dataclasses.replace(cfg.models, dir=str(p.at(cfg.models.dir)),
+                                                              manifest=manifest))
     return done, check_models(cfg)
 
 
