@@ -201,6 +201,8 @@ HOSTILE = {
     "hardlink out": ([("model/conf/model.conf", b"x"), _link("model/passwd", "/etc/passwd", tarfile.LNKTYPE)],
                      "a link that leads out"),
     "device": ([("model/conf/model.conf", b"x"), _link("model/null", "", tarfile.CHRTYPE)], "a device, FIFO"),
+    "hardlink bomb": ([("model/big", b"\0" * 300_000)] + [_link(f"model/copy{i}", "model/big", tarfile.LNKTYPE)
+                                                        for i in range(5000)], "more than the limit of 1 MiB"),
 }
 
 
@@ -209,7 +211,7 @@ def test_hostile_entries_are_refused_before_anything_is_written(tmp_path, name):
     entries, expected = HOSTILE[name]
     bundle = _tar(tmp_path / "hostile.tar.gz", entries)
     cfg = config_for(tmp_path, manifest_for(tmp_path, {"ko-test": (bundle, False)}))  # even with its hash pinned
-    r = install(bundle, cfg)
+    r = install(bundle, cfg, "--max-size-mb", "1")
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and expected in r.stderr, r.stderr
     assert leftovers(tmp_path / "models") == []

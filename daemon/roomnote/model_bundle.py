@@ -104,7 +104,9 @@ def install_bundle(bundle: Path, manifest: Manifest, models_dir: Path, *,
 def check_members(members: list[Member], bundle: Path, max_bytes: int) -> None:
     if len(members) > MAX_ENTRIES:
         raise BundleError(f"{bundle}: {len(members)} entries, more than {MAX_ENTRIES}; not a model archive")
-    total = sum(m.size for m in members if m.kind == "file")
+    sizes = {m.name: m.size for m in members if m.kind == "file"}
+    # a hard link is unpacked as a copy of its target: it counts as much again
+    total = sum(sizes.values()) + sum(sizes.get(m.target or "", 0) for m in members if m.kind == "hardlink")
     if total > max_bytes:
         raise BundleError(f"{bundle}: unpacks to {total / (1 << 20):.0f} MiB, more than the limit of {max_bytes / (1 << 20):.0f} MiB "
                           "(--max-size-mb); not installed")

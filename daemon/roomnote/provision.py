@@ -559,8 +559,14 @@ def provision(office_file: Path, root: Path = Path("/"), *, owner: str = "roomno
     """Provision the box under root; returns what was done and the model checks."""
     office = load_office(office_file)
     who = resolve_owner(owner)
+    if os.geteuid() != 0:
+        raise RoomnoteError("roomnote provision sets owners and modes of keys: run it as root (sudo)")
     p = Provisioner(office, root, who, rotate_keys=rotate_keys, cert=cert)
-    done = p.run()
+    try:
+        done = p.run()
+    except OSError as e:
+        raise RoomnoteError(f"{e.filename or root}: cannot write ({e.strerror}); check that --root is a "
+                            "writable system tree with room on it, and provision again") from None
     cfg = config_from_dict(box_config(office))
     # the models as they are under root
     manifest = str(p.at(cfg.models.manifest)) if cfg.models.manifest else ""
