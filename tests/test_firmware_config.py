@@ -141,3 +141,13 @@ def test_config_txt_sets_the_office_examples_pins():
     office = (FW / "office.example.toml").read_text()
     assert "button_pin = 17" in office and "led_pin = 27" in office
     assert "gpio=17=ip,pu" in text and "gpio=27=op,dl" in text
+
+
+def test_cloud_init_user_data_runs_the_first_boot_script_once():
+    import yaml
+
+    text = (FW / "raspberry-pi" / "user-data").read_text()
+    assert text.startswith("#cloud-config\n")  # cloud-init ignores user-data without this line
+    data = yaml.safe_load(text)
+    assert data["runcmd"] == [["bash", "/boot/firmware/roomnote/firstboot.sh", "/boot/firmware/roomnote"]]
+    assert data["ntp"]["enabled"] is True  # the clock check and TLS need the time

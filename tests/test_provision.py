@@ -7,6 +7,8 @@ import os
 import pwd
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -265,3 +267,16 @@ def test_the_practices_manifest_is_installed_and_used(office, tmp_path):
     assert (root / "etc/roomnote/manifest.toml").read_bytes() == (REPO / "models/manifest.toml").read_bytes()
     assert load_config(root / "etc/roomnote/roomnote.toml").models.manifest == "/etc/roomnote/manifest.toml"
     assert "model pocketsphinx-en-us: ok" in r.stdout
+
+
+def test_provisioning_needs_root(office, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("runs a child as nobody")
+    code = ("import sys; from roomnote.cli import main; sys.exit(main(['provision', '--office', sys.argv[1], "
+            "'--root', sys.argv[2]]))")
+    r = subprocess.run(["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}", "--clear-groups",
+                        sys.executable, "-c", code, str(office), str(tmp_path / "root")],
+                       capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "HOME": str(tmp_path)})
+    assert r.returncode == 2
+    assert r.stderr.strip() == "roomnote: error: roomnote provision sets owners and modes of keys: run it as root (sudo)"
+    assert not (tmp_path / "root").exists()

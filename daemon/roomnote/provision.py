@@ -557,10 +557,10 @@ def check_models(cfg: Config) -> list[tuple[str, bool, str]]:
 def provision(office_file: Path, root: Path = Path("/"), *, owner: str = "roomnote", rotate_keys: bool = False,
               cert: Path | None = None) -> tuple[list[str], list[tuple[str, bool, str]]]:
     """Provision the box under root; returns what was done and the model checks."""
-    office = load_office(office_file)
-    who = resolve_owner(owner)
     if os.geteuid() != 0:
         raise RoomnoteError("roomnote provision sets owners and modes of keys: run it as root (sudo)")
+    office = load_office(office_file)
+    who = resolve_owner(owner)
     p = Provisioner(office, root, who, rotate_keys=rotate_keys, cert=cert)
     try:
         done = p.run()
