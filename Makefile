@@ -44,6 +44,7 @@ bench: deps venv encoder
 	$(PY) bench/publish.py
 	$(PY) bench/speakers.py
 	$(PY) bench/appliance.py
+	$(PY) bench/provision.py
 
 # Peers (Presidio + spaCy model, philter-lite) go into .venv only here, never for `make test`.
 bench-redaction: deps venv
