@@ -57,8 +57,8 @@ def test_firstboot_unit_verifies(tmp_path):
     unit = tmp_path / "roomnote-firstboot.service"
     text = (FW / "roomnote-firstboot.service").read_text()
     assert "ExecStart=/usr/local/sbin/roomnote-firstboot " in text
+    assert os.access(FW / "firstboot.sh", os.X_OK)  # installed with its mode (install -m 0755)
     unit.write_text(text.replace("/usr/local/sbin/roomnote-firstboot", str(FW / "firstboot.sh")))
-    os.chmod(FW / "firstboot.sh", 0o755)
     r = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
 
