@@ -33,7 +33,7 @@ def ko_files() -> Path:
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory, ko_files) -> dict[str, Path]:
+def bundles(tmp_path_factory, ko_files):
     d = tmp_path_factory.mktemp("bundles")
     tar = d / f"{TOP}.tar"
     with tarfile.open(tar, "w") as tf:
@@ -46,7 +46,8 @@ def bundles(tmp_path_factory, ko_files) -> dict[str, Path]:
     truncated.write_bytes(tar.read_bytes()[: tar.stat().st_size // 2])
     truncated_zip = d / "truncated.zip"
     truncated_zip.write_bytes(zpath.read_bytes()[: zpath.stat().st_size - 5000])
-    return {"tar": tar, "zip": zpath, "truncated": truncated, "truncated_zip": truncated_zip}
+    yield {"tar": tar, "zip": zpath, "truncated": truncated, "truncated_zip": truncated_zip}
+    shutil.rmtree(d)  # about 1 GB: not kept with pytest's last temporary directories
 
 
 def manifest_for(d: Path, pins: dict[str, tuple[Path, bool]]) -> Path:
