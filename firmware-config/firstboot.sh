@@ -1,0 +1,119 @@
+#!/bin/bash
+# roomnote first boot: turns a stock Raspberry Pi OS (Bookworm) or JetPack 6 system into a
+# roomnote box from one setup folder. Run as root, once; running it again is harmless (every
+# step checks before it changes anything, and `roomnote provision` is idempotent).
+#
+#   firstboot.sh [SETUP_DIR]      SETUP_DIR defaults to /boot/firmware/roomnote
+#
+# SETUP_DIR holds (firmware-config/README.md):
+#   office.toml       this box's office file (office.example.toml), and the files it names
+#                     (practice-ca.pem; device.pem once the practice CA has signed the request)
+#   wheels/           roomnote and its dependencies as wheels (pip wheel '.[pi]' -w wheels)
+#   models/           model bundles (*.zip, *.tar.gz) pinned in the manifest, e.g.
+#                     vosk-model-small-en-us-0.15.zip
+#   firstboot.log     written here: what happened, for IT to read back on another machine
+#   <device>.csr      written here: the certificate request for the practice CA
+set -euo pipefail
+
+SETUP=${1:-/boot/firmware/roomnote}
+PREFIX=/opt/roomnote
+SHARE=$PREFIX/share/roomnote
+ROOMNOTE=$PREFIX/bin/roomnote
+LOG=$SETUP/firstboot.log
+APT_PACKAGES=(python3-venv portaudio19-dev libsystemd-dev pkg-config gcc alsa-utils)
+
+log() { echo "roomnote-firstboot: $*" | tee -a "$LOG" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root"
+[ -f "$SETUP/office.toml" ] || die "no office file at $SETUP/office.toml; copy this box's office file there"
+
+board() {
+    local model=""
+    [ -r /proc/device-tree/model ] && model=$(tr -d '\0' </proc/device-tree/model)
+    case "$model" in
+        *"Raspberry Pi"*) echo pi ;;
+        *Jetson* | *Orin*) echo jetson ;;
+        *) echo other ;;
+    esac
+}
+BOARD=$(board)
+log "board: $BOARD; setup folder: $SETUP"
+
+# 1. Debian packages for the virtual environment (pyaudio and systemd-python build here)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# 2. roomnote into /opt/roomnote, offline from the wheels on the card
+if [ ! -x "$ROOMNOTE" ]; then
+    [ -d "$SETUP/wheels" ] || die "no $SETUP/wheels; build them with: pip wheel '.[pi]' -w wheels"
+    log "installing roomnote into $PREFIX"
+    python3 -m venv "$PREFIX"
+    "$PREFIX/bin/pip" install -q --no-index --find-links "$SETUP/wheels" 'roomnote[pi]'
+fi
+
+# 3. the service user (groups audio and gpio), udev rules, ALSA, boot settings
+install -m 0644 "$SHARE/systemd/roomnote.sysusers" /usr/lib/sysusers.d/roomnote.conf
+systemd-sysusers
+install -m 0644 "$SHARE/firmware-config/raspberry-pi/99-roomnote.rules" /etc/udev/rules.d/99-roomnote.rules
+install -m 0644 "$SHARE/firmware-config/raspberry-pi/asound.conf" /etc/asound.conf
+udevadm control --reload
+udevadm trigger --subsystem-match=sound --subsystem-match=gpio
+
+reboot_needed=no
+if [ "$BOARD" = pi ]; then
+    config=/boot/firmware/config.txt
+    if ! grep -q '^# >>> roomnote' "$config"; then
+        log "adding the roomnote block to $config"
+        { echo "# >>> roomnote"; cat "$SHARE/firmware-config/raspberry-pi/config.txt"; echo "# <<< roomnote"; } >>"$config"
+        reboot_needed=yes
+    fi
+elif [ "$BOARD" = jetson ]; then
+    # shellcheck source=jetson/power.sh
+    . "$SHARE/firmware-config/jetson/power.sh"
+    set_power_mode
+fi
+
+# 4. configuration, keys and the certificate request; the certificate when IT has put it there
+cert_args=()
+[ -f "$SETUP/device.pem" ] && cert_args=(--cert "$SETUP/device.pem")
+"$ROOMNOTE" provision --office "$SETUP/office.toml" "${cert_args[@]}" 2>&1 | tee -a "$LOG" ||
+    die "provisioning failed (above)"
+device=$(sed -n 's/^id = "\(.*\)"$/\1/p' /etc/roomnote/roomnote.toml | head -n 1)
+if [ -f /etc/roomnote/tls/device.csr ]; then
+    cp /etc/roomnote/tls/device.csr "$SETUP/$device.csr"
+    log "certificate request copied to $SETUP/$device.csr: have the practice CA sign it (CN $device)"
+fi
+
+# 5. models: every bundle on the card, each checked against the manifest before unpacking
+shopt -s nullglob
+for bundle in "$SETUP"/models/*.zip "$SETUP"/models/*.tar "$SETUP"/models/*.tar.gz "$SETUP"/models/*.tgz; do
+    log "installing model bundle $(basename "$bundle")"
+    "$ROOMNOTE" models install "$bundle" --config /etc/roomnote/roomnote.toml 2>&1 | tee -a "$LOG" || die "model bundle $(basename "$bundle") refused (above)"
+done
+
+# 6. the service: enabled now, started once the box has its certificate
+install -m 0644 "$SHARE/systemd/roomnote.service" /etc/systemd/system/roomnote.service
+systemctl daemon-reload
+systemctl enable roomnote.service
+if [ -f /etc/roomnote/tls/device.pem ] || grep -q '^enabled = false' /etc/roomnote/roomnote.toml; then
+    # the self-test needs the microphone and the broker, not a person at the button
+    "$ROOMNOTE" selftest --config /etc/roomnote/roomnote.toml --skip button 2>&1 | tee -a "$LOG" ||
+        log "the self-test failed (above); fix what it says and run 'roomnote selftest' again"
+    [ "$reboot_needed" = yes ] || systemctl restart roomnote.service
+else
+    log "waiting for the device certificate: put it in $SETUP/device.pem and run this script again"
+fi
+
+log "done"
+if [ "$reboot_needed" = yes ]; then
+    log "rebooting for the boot settings"
+    systemctl reboot
+fi
