@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from appliance_rig import LONG_PRESS_S, Rig, read_pcm, wait_for
+from appliance_rig import Rig, read_pcm, wait_for
 from roommic import NAME, RoomMicrophone
 from roomnote.appliance import ConsentError
 from roomnote.sinks import NoteDirectory

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 
 import numpy as np
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
-from appliance_rig import read_pcm, wait_for
+from appliance_rig import wait_for
 from roommic import NAME, RoomMicrophone
 from roomnote.audio.mic import FrameAssembler, MicrophoneError, MicSource, wipe_bytes
 from roomnote.config import ConfigError, HardwareConfig, MicrophoneConfig, config_from_dict
-from roomnote.hardware.led import PATTERNS, StatusLight
+from roomnote.hardware.led import PATTERNS
 from roomnote.hardware.panel import HardwareError, open_panel
 from roomnote.sdnotify import Notifier, watchdog_interval
 

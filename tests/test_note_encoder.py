@@ -12,7 +12,7 @@ import pytest
 
 from roomnote.errors import ModelError
 from roomnote.models import load_manifest, model_root
-from roomnote.notes.encoder import ENCODER_MODEL, MODEL_FILE, SentenceEncoder, load_encoder
+from roomnote.notes.encoder import ENCODER_MODEL, MODEL_FILE, load_encoder
 
 from conftest import REPO
 

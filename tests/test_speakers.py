@@ -7,7 +7,6 @@ import dataclasses
 import json
 import os
 import stat
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
