@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from mqtt_helpers import Broker, Pki, device_toml
-from review_rig import SCREENSHOTS, ReviewServer, free_port, launch_browser, sandbox_env, toml_section
+from review_rig import CONTRAST_JS, SCREENSHOTS, ReviewServer, free_port, launch_browser, sandbox_env, toml_section
 from test_publish_session import CANARY_TURNS, CANARY_WORDS, roomnote
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -89,6 +89,24 @@ def test_a_note_appears_on_the_list_without_a_reload(rig):
     assert "office1" in text and "room-a" in text and "SOAP" in text and "New" in text and "v1" in text
     assert not page.locator("#empty").is_visible()
     page.screenshot(path=str(SCREENSHOTS / "review-list.png"), full_page=True)
+    assert page.evaluate(CONTRAST_JS) == []  # readable contrast (WCAG AA)
+
+
+def test_the_list_works_from_the_keyboard(rig):
+    page = rig["page"]
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"  # first stop: skip to content
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"  # visible focus
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.closest('#note-rows') !== null"):
+            break
+    assert page.evaluate("document.activeElement.getAttribute('href')") == f"/notes/{rig['note_id']}"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#note")
+    page.go_back()
+    page.wait_for_selector("#note-rows tr")
 
 
 def test_the_note_view_shows_sections_evidence_redactions_consent_and_facts(rig):
@@ -108,6 +126,9 @@ def test_the_note_view_shows_sections_evidence_redactions_consent_and_facts(rig)
     assert "Consent" in side and (d["session"]["consent"] or "Not recorded") in side
     assert "room-a" in side and d["session"]["engine"] in side
     page.screenshot(path=str(SCREENSHOTS / "review-note.png"), full_page=True)
+    assert page.evaluate(CONTRAST_JS) == []
+    labels = page.evaluate("Array.from(document.querySelectorAll('textarea')).map(t => t.labels.length)")
+    assert labels and all(n == 1 for n in labels)  # every text box has its label
 
 
 def test_an_instruction_the_box_cannot_act_on_is_shown_as_refused(rig):
@@ -119,7 +140,7 @@ def test_an_instruction_the_box_cannot_act_on_is_shown_as_refused(rig):
     page.fill("#instruction", "include more details about the football match")
     page.click("#revise-form button[type=submit]")
     page.wait_for_selector("#action-status.refused >> text=cannot find that in the session")
-    assert sorted(p.name for p in rig["inbox"].glob("*.json")) == [f"{rig['note_id']}.v1.json", "devices.json"]
+    assert {p.name for p in rig["inbox"].glob("*.json")} == {f"{rig['note_id']}.v1.json", "devices.json"}
 
 
 def test_the_format_switch_rerenders_on_the_box(rig):
@@ -147,6 +168,7 @@ def test_a_revision_round_trips_with_the_changes_highlighted(rig):
     removed = page.locator(".changes ul.removed del").all_inner_texts()
     assert removed and all("homework" in r.lower() for r in removed)
     page.screenshot(path=str(SCREENSHOTS / "review-revision.png"), full_page=True)
+    assert page.evaluate(CONTRAST_JS) == []  # highlighted words stay readable
     # the word diff itself (difflib), on the page's own item markup
     page.goto(f"{rig['server'].url}/notes/{rig['note_id']}?v=2")
     assert "an older version" in page.inner_text("#note .meta")
@@ -205,6 +227,7 @@ def test_finalise_shows_the_verified_deletion_receipt(rig):
     assert "finalized" in text and "redacted_transcript" in text
     assert page.inner_text("#note-status") == "Finalised"
     assert page.locator("#finalize").count() == 0 and page.locator("#revise-form").count() == 0
+    assert page.locator("[data-action=format]").count() == 0 and "cannot be re-rendered" in page.inner_text(".toolbar")
     page.screenshot(path=str(SCREENSHOTS / "review-finalised.png"), full_page=True)
     out, err = rig["box"].communicate(timeout=30)  # --serve ends once the note is finalised
     assert rig["box"].returncode == 0, err

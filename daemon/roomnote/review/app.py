@@ -96,6 +96,7 @@ class ReviewApp:
         self.hub = Hub()
         self.stopping: Callable[[], bool] = lambda: False  # the server sets this: event streams end
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True)
+        env.filters["localtime"] = lambda iso: _local(iso).strftime("%d %b %Y, %H:%M:%S %Z")
         self.templates = Jinja2Templates(env=env)
         self.templates.env.globals.update(status_text=STATUS_TEXT, formats=NOTE_FORMATS,
                                           format_titles=FORMAT_TITLES)
@@ -469,7 +470,7 @@ class ReviewApp:
             return JSONResponse({"state": "error", "message": str(e) or "bad request"}, 400)
         log.info("own version of note %s saved (based on v%d, %d characters)", note_id, based_on, len(saved["text"]))
         self.note_arrived({"note_id": note_id})
-        return JSONResponse({"state": "saved", "saved_at": saved["saved_at"],
+        return JSONResponse({"state": "saved", "saved_at": _local(saved["saved_at"]).strftime("%d %b %Y, %H:%M:%S %Z"),
                              "message": f"Your version is saved (based on version {based_on}). "
                                         "The box's version is unchanged."})
 

@@ -129,8 +129,10 @@ async function onFinalize() {
   const id = noteBody().dataset.noteId;
   if (!window.confirm("Finalise this note? The box destroys the session's transcript; no more revisions are possible.")) return;
   const res = await act("/notes/" + id + "/finalize", {}, "Finalising: waiting for the box's signed deletion receipt…");
-  if (res.state === "verified" || res.state === "failed" || res.state === "no_key") {
-    await refreshNote({text: res.message, kind: KIND[res.state]});
+  if (res.state === "verified") {
+    await refreshNote({text: "Finalised. The box destroyed the session's transcript; its signed receipt is below.", kind: "ok"});
+  } else if (res.state === "failed" || res.state === "no_key") {
+    await refreshNote({text: "Finalised, but see the warning about the deletion receipt below.", kind: KIND[res.state]});
   } else {
     say(res.message, KIND[res.state]);
   }
