@@ -187,7 +187,6 @@ def test_the_therapists_own_version_is_kept_beside_the_boxs(rig):
     saved = json.loads((rig["inbox"] / "edits" / f"{rig['note_id']}.json").read_text())
     assert saved["text"] == mine and saved["based_on_version"] == 3
     assert {p.name: p.read_bytes() for p in rig["inbox"].glob("*.v*.json")} == box_bytes
-    assert page.locator(f'#note-rows').count() == 0  # (on the note page)
 
 
 def test_copy_for_ehr_puts_the_plain_text_on_the_clipboard(rig):
@@ -219,6 +218,10 @@ def test_downloads_are_the_notes_markdown_and_fhir(rig):
 
 def test_finalise_shows_the_verified_deletion_receipt(rig):
     page = rig["page"]
+    listing = page.context.new_page()  # a second tab on the list: the status changes there live
+    listing.goto(rig["server"].url + "/")
+    listing.wait_for_selector("#live.on")
+    listing.evaluate("window.__sameDocument = 'list'")
     page.once("dialog", lambda d: d.accept())
     page.click("#finalize")
     receipt = page.wait_for_selector("#receipt.receipt-verified", timeout=60_000)
@@ -234,9 +237,11 @@ def test_finalise_shows_the_verified_deletion_receipt(rig):
     with page.expect_download() as dl:
         page.click("a.button:text('FHIR R4')")
     assert json.loads(open(dl.value.path(), encoding="utf-8").read())["docStatus"] == "final"
-    page.goto(rig["server"].url + "/")
-    row = page.locator(f'#note-rows tr[data-note-id="{rig["note_id"]}"]')
-    assert "Finalised" in row.inner_text() and "your edit" in row.inner_text()
+    row = listing.locator(f'#note-rows tr[data-note-id="{rig["note_id"]}"]')
+    row.locator(".status-finalised").wait_for()
+    assert "your edit" in row.inner_text() and "v3" in row.inner_text()
+    assert listing.evaluate("window.__sameDocument") == "list"  # updated in place
+    listing.close()
 
 
 def test_no_page_errors_and_no_note_text_in_the_log(rig):
