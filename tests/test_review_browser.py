@@ -244,6 +244,28 @@ def test_finalise_shows_the_verified_deletion_receipt(rig):
     listing.close()
 
 
+def test_a_later_session_goes_on_top_and_a_stopped_box_marks_its_note_expired(rig, make_speech):
+    page = rig["page"]
+    page.goto(rig["server"].url + "/")
+    page.wait_for_selector("#live.on")
+    wav = make_speech([("rms", "How did the week go?"),
+                       ("slt", "I slept better and I went for a walk every morning.")], "review-second")
+    box = subprocess.Popen([sys.executable, "-m", "roomnote", "process", str(wav), "--publish", "--serve",
+                            "--wait", "5", "--config", str(rig["box_cfg"])], env=rig["env"], cwd=rig["root"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        rows = page.locator("#note-rows tr")
+        rows.nth(1).wait_for(timeout=180_000)
+        second = rows.nth(0).get_attribute("data-note-id")
+        assert second != rig["note_id"] and rows.nth(1).get_attribute("data-note-id") == rig["note_id"]
+        assert "New" in rows.nth(0).inner_text()
+    finally:
+        box.terminate()  # the box stops: it destroys the held transcript and says so in a receipt
+        _, err = box.communicate(timeout=30)
+    assert box.returncode == 0, err
+    page.locator(f'#note-rows tr[data-note-id="{second}"] .status-expired').wait_for()
+
+
 def test_no_page_errors_and_no_note_text_in_the_log(rig):
     assert rig["errors"] == []
     code = rig["server"].stop()
