@@ -113,6 +113,7 @@ class ReviewApp:
             Route("/notes/{note_id}/revise", self.revise, methods=["POST"]),
             Route("/notes/{note_id}/finalize", self.finalize, methods=["POST"]),
             Route("/notes/{note_id}/edit", self.save_edit, methods=["POST"]),
+            Route("/favicon.ico", lambda request: Response(status_code=204)),
             Route("/login", self.login_page, methods=["GET", "POST"]),
             Route("/logout", self.logout, methods=["POST"]),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
