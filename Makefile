@@ -7,6 +7,8 @@ APT_PACKAGES := python3-venv flite espeak-ng sox pocketsphinx-testdata mosquitto
 APT_PACKAGES += portaudio19-dev libsystemd-dev pkg-config gcc systemd
 # IT provisioning (firmware-config): shellcheck for the first-boot scripts, udev to parse the rules
 APT_PACKAGES += shellcheck udev
+# the review page's browser tests: Debian's chromium, driven by Playwright (never `playwright install`)
+APT_PACKAGES += chromium
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: demo test deps venv bench bench-redaction clean encoder encoder-check
@@ -22,7 +24,7 @@ deps:  ## Debian packages: speech synthesis for the demo and tests, LibriVox tes
 $(VENV)/.installed: setup.py constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[test,bench]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,bench,review]'
 	# silero-vad's wheel carries the ONNX model we use; --no-deps keeps torch out
 	$(PY) -m pip install -q --no-deps -c constraints.txt silero-vad
 	# resemblyzer's wheel carries the voice encoder weights (roomnote.speakers reads them in numpy)

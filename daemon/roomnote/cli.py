@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     add_model_commands(msub)  # models install
     add_publish_commands(sub)  # publisher, outbox, keys, inbox, verify-receipt, audit
     add_it_commands(sub)  # provision, selftest
+    from .review.cli import add_commands as add_review_commands
+    add_review_commands(sub)  # review: the therapist's review page
 
     en = sub.add_parser("enroll", help="enrol the therapist's voice at the box: press the button, speak about "
                         "30 s, press again (kept encrypted on this box only)")

@@ -161,6 +161,23 @@ class SessionConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    """`roomnote review` on the therapist's workstation (roomnote.review, README "The review page")."""
+
+    inbox: str = "~/roomnote-inbox"  # notes, receipts and the therapist's own versions; kept 0700
+    host: str = "127.0.0.1"  # any other address needs tls_cert, tls_key and password_hash
+    port: int = 8765
+    tls_cert: str = ""  # PEM certificate (chain) for https
+    tls_key: str = ""  # its private key
+    password_hash: str = ""  # from `roomnote review --hash-password`; "" = no login (loopback only)
+    device_keys: str = ""  # folder of <device id>.pub.pem: deletion receipts are verified with them
+    sign_key: str = ""  # the practice's Ed25519 key: commands are signed (boxes that require it)
+    answer_wait_s: float = 30.0  # how long to wait for the box's answer to a command
+    receipt_wait_s: float = 30.0  # ... and for the deletion receipt after finalize
+    login_hours: float = 12.0  # a login lasts this long
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
@@ -179,6 +196,7 @@ class Config:
     microphone: MicrophoneConfig = field(default_factory=MicrophoneConfig)
     consent: ConsentConfig = field(default_factory=ConsentConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
 
 # Values a key may take, where the type alone says too little.
@@ -216,6 +234,10 @@ RANGES = {
     "consent.valid_s": (60, 86400),
     "session.max_minutes": (0.05, 600.0),
     "session.warn_minutes": (0.0, 60.0),
+    "review.port": (1, 65535),
+    "review.answer_wait_s": (1.0, 600.0),
+    "review.receipt_wait_s": (1.0, 600.0),
+    "review.login_hours": (0.1, 168.0),
 }
 
 

@@ -39,10 +39,12 @@ class Inbox:
     """Receives notes and receipts into a folder; one connection, reconnecting by itself."""
 
     def __init__(self, cfg: Config, out: Path, *, device: str = "+", device_key: Path | None = None,
-                 on_note: Callable[[dict], None] | None = None, client_id: str | None = None):
+                 on_note: Callable[[dict], None] | None = None, client_id: str | None = None,
+                 on_receipt: Callable[[dict], None] | None = None):
         self.cfg, self.out, self.device = cfg, Path(out), device
         self.device_key = load_public_key(device_key, "device public key") if device_key else None
         self.on_note = on_note
+        self.on_receipt = on_receipt  # called with each new receipt once it is stored (the review page)
         self.received = self.duplicates = 0
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "receipts").mkdir(exist_ok=True)
@@ -136,6 +138,8 @@ class Inbox:
             except PublishError as e:
                 state = f"SIGNATURE FAILED: {e}"
         print(f"receipt from {device}: {d['action']} note {d['note_id']} ({state}) -> {path}", flush=True)
+        if self.on_receipt:
+            self.on_receipt(d)
 
     def loop_forever(self, stop: threading.Event) -> None:
         assert self._client is not None

@@ -1,0 +1,194 @@
+// roomnote review page: live list (server-sent events) and the note actions (fetch).
+// No inline script anywhere (Content-Security-Policy: script-src 'self'); text is set with
+// textContent, never parsed as HTML, except the server-rendered (escaped) note body.
+"use strict";
+
+const csrf = document.querySelector('meta[name="csrf-token"]').content;
+
+function say(text, kind) {
+  const el = document.getElementById("action-status");
+  if (!el) return;
+  el.textContent = text;
+  el.className = "action-status" + (kind ? " " + kind : "");
+}
+
+async function post(url, body) {
+  const r = await fetch(url, {
+    method: "POST",
+    headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+    body: JSON.stringify(body || {}),
+    credentials: "same-origin",
+  });
+  let data = {};
+  try { data = await r.json(); } catch (e) { data = {state: "error", message: "Unexpected answer (" + r.status + ")"}; }
+  if (!r.ok && !data.state) data.state = "error";
+  return data;
+}
+
+// ---- the list --------------------------------------------------------------------------
+
+function cell(text) { const td = document.createElement("td"); td.textContent = text; return td; }
+
+function badge(text, cls) {
+  const b = document.createElement("span");
+  b.className = "badge " + cls;
+  b.textContent = text;
+  return b;
+}
+
+function rowFor(r) {
+  const tr = document.createElement("tr");
+  tr.dataset.noteId = r.note_id;
+  tr.dataset.started = r.started_at;
+  const first = document.createElement("td");
+  const a = document.createElement("a");
+  a.href = "/notes/" + r.note_id;
+  const d = document.createElement("span"); d.className = "date"; d.textContent = r.date;
+  const t = document.createElement("span"); t.className = "time"; t.textContent = r.time;
+  a.append(d, " ", t);
+  first.append(a);
+  if (r.risk) first.append(" ", badge("Risk flagged", "risk"));
+  const ver = cell("v" + r.version);
+  if (r.edited) ver.append(" ", badge("your edit", "edited"));
+  const st = document.createElement("td");
+  st.append(badge(r.status_text, "status-" + r.status));
+  tr.append(first, cell(r.office), cell(r.device), cell(r.format_title), ver, st);
+  return tr;
+}
+
+function upsertRow(r) {
+  const body = document.getElementById("note-rows");
+  if (!body) return;
+  const tr = rowFor(r);
+  const old = body.querySelector('tr[data-note-id="' + r.note_id + '"]');
+  if (old) { old.replaceWith(tr); return; }
+  tr.classList.add("arrived");
+  const later = Array.from(body.rows).find(x => x.dataset.started < r.started_at);
+  body.insertBefore(tr, later || null);
+  document.getElementById("empty").hidden = true;
+}
+
+// ---- one note --------------------------------------------------------------------------
+
+function noteBody() { return document.getElementById("note-body"); }
+
+async function refreshNote(message) {
+  const box = noteBody();
+  const r = await fetch("/notes/" + box.dataset.noteId + "/body", {credentials: "same-origin"});
+  if (!r.ok) return;
+  const focusId = document.activeElement && document.activeElement.id;
+  box.innerHTML = await r.text();  // server-rendered, autoescaped
+  const art = document.getElementById("note");
+  box.dataset.version = art.dataset.version;
+  box.dataset.latest = art.dataset.latest;
+  box.dataset.status = art.dataset.status;
+  if (focusId && document.getElementById(focusId)) document.getElementById(focusId).focus();
+  if (message) say(message.text, message.kind);
+}
+
+function busy(on) {
+  document.querySelectorAll("#note-body button, #note-body textarea").forEach(el => {
+    if (on) { el.dataset.wasDisabled = el.disabled ? "1" : ""; el.disabled = true; }
+    else { el.disabled = el.dataset.wasDisabled === "1"; }
+  });
+  const box = noteBody();
+  if (box) box.setAttribute("aria-busy", on ? "true" : "false");
+}
+
+async function act(url, body, waiting) {
+  busy(true);
+  say(waiting, "pending");
+  let res;
+  try { res = await post(url, body); }
+  catch (e) { res = {state: "error", message: "The review page did not answer; is it still running?"}; }
+  busy(false);
+  return res;
+}
+
+const KIND = {revised: "ok", verified: "ok", saved: "ok", refused: "refused", pending: "pending",
+              no_answer: "warn", no_receipt: "warn", no_key: "warn", failed: "bad", error: "bad"};
+
+async function onFormat(btn) {
+  const id = noteBody().dataset.noteId;
+  const res = await act("/notes/" + id + "/format", {format: btn.dataset.format},
+                        "Asking the box to rewrite the note as " + btn.textContent.trim() + "…");
+  if (res.state === "revised") await refreshNote({text: res.message, kind: "ok"});
+  else say(res.message, KIND[res.state]);
+}
+
+async function onRevise(form) {
+  const id = noteBody().dataset.noteId;
+  const text = form.querySelector("textarea").value.trim();
+  if (!text) { say("Write what the box should change first.", "warn"); form.querySelector("textarea").focus(); return; }
+  const res = await act("/notes/" + id + "/revise", {instruction: text}, "Sent to the box; waiting for the new version…");
+  if (res.state === "revised") await refreshNote({text: res.message + " Changes are highlighted.", kind: "ok"});
+  else say(res.message, KIND[res.state]);
+}
+
+async function onFinalize() {
+  const id = noteBody().dataset.noteId;
+  if (!window.confirm("Finalise this note? The box destroys the session's transcript; no more revisions are possible.")) return;
+  const res = await act("/notes/" + id + "/finalize", {}, "Finalising: waiting for the box's signed deletion receipt…");
+  if (res.state === "verified") {
+    await refreshNote({text: "Finalised. The box destroyed the session's transcript; its signed receipt is below.", kind: "ok"});
+  } else if (res.state === "failed" || res.state === "no_key") {
+    await refreshNote({text: "Finalised, but see the warning about the deletion receipt below.", kind: KIND[res.state]});
+  } else {
+    say(res.message, KIND[res.state]);
+  }
+}
+
+async function copyText(text, what) {
+  try {
+    await navigator.clipboard.writeText(text);
+    say(what + " copied: paste it into the EHR.", "ok");
+  } catch (e) {
+    say("The browser did not allow copying; use the text under \"Your version\" instead.", "warn");
+  }
+}
+
+async function onEdit(form) {
+  const id = noteBody().dataset.noteId;
+  const res = await post("/notes/" + id + "/edit",
+                         {text: form.querySelector("textarea").value, based_on_version: Number(form.dataset.basedOn)});
+  say(res.message, KIND[res.state]);
+  if (res.state === "saved") document.getElementById("edit-saved").textContent = "Saved " + res.saved_at;
+}
+
+document.addEventListener("click", ev => {
+  const el = ev.target.closest("button");
+  if (!el || el.disabled) return;
+  if (el.dataset.action === "format") onFormat(el);
+  else if (el.id === "finalize") onFinalize();
+  else if (el.id === "copy-ehr") copyText(document.getElementById("ehr-text").textContent, "The note's plain text");
+  else if (el.id === "copy-edit") copyText(document.getElementById("edit-text").value, "Your version");
+  else if (el.id === "logout") post("/logout").then(() => { window.location = "/login"; });
+});
+
+document.addEventListener("submit", ev => {
+  if (ev.target.id === "revise-form") { ev.preventDefault(); onRevise(ev.target); }
+  else if (ev.target.id === "edit-form") { ev.preventDefault(); onEdit(ev.target); }
+});
+
+// ---- live updates ----------------------------------------------------------------------
+
+function startEvents() {
+  const live = document.getElementById("live");
+  const es = new EventSource("/events");
+  es.onopen = () => { live.textContent = "Live"; live.className = "live on"; };
+  es.onerror = () => { live.textContent = "Reconnecting…"; live.className = "live off"; };
+  es.addEventListener("note", ev => {
+    const r = JSON.parse(ev.data);
+    upsertRow(r);
+    const box = noteBody();
+    if (box && box.dataset.noteId === r.note_id && box.getAttribute("aria-busy") !== "true") {
+      const newer = r.version > Number(box.dataset.latest);
+      const shownLatest = box.dataset.version === box.dataset.latest;
+      if ((newer && shownLatest) || r.status !== box.dataset.status) {
+        refreshNote(newer ? {text: "Version " + r.version + " arrived from the box.", kind: "ok"} : null);
+      }
+    }
+  });
+}
+
+startEvents();

@@ -1,0 +1,192 @@
+"""The inbox folder as the review page reads it, and the therapist's own versions.
+
+Layout (the inbox writes the first three; this module adds edits/):
+    <note id>.v<N>.json | .md | .txt    every version the box published, never changed here
+    devices.json                        note id -> the box that sent it
+    receipts/<receipt id>.json          signed deletion receipts
+    edits/<note id>.json                the therapist's own version (text, based on version N)
+Folders are kept 0700 and files 0600 (write_atomic creates them so): notes are health records.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import PublishError
+from ..notes.formats import FORMAT_TITLES
+from ..notes.model import Note
+from ..notes.render import from_dict
+from ..publish.keys import load_public_key
+from ..publish.messages import verify_receipt
+from ..storage import write_atomic
+from .security import ReviewError
+
+_VERSION_FILE = re.compile(r"^([0-9a-f]{32})\.v(\d+)\.json$")
+NOTE_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_EDIT_CHARS = 200_000
+# receipt action -> the note's status once it is there
+_CLOSED = {"finalized": "finalised", "discarded": "discarded", "ttl_expired": "expired",
+           "shutdown": "expired", "restart": "expired"}
+STATUS_TEXT = {"new": "New", "revised": "Revised", "finalised": "Finalised", "discarded": "Discarded",
+               "expired": "Transcript expired"}
+
+
+def make_private(folder: Path) -> None:
+    """Create the folder 0700, or tighten an existing one (its files are health records)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if folder.stat().st_mode & 0o077:
+        os.chmod(folder, 0o700)
+
+
+@dataclass(frozen=True)
+class ReceiptCheck:
+    receipt: dict
+    state: str  # "verified" | "failed" | "no_key"
+    message: str
+
+
+class Store:
+    def __init__(self, folder: Path, device_keys: Path | None = None):
+        self.dir = Path(folder).expanduser()
+        self.device_keys = Path(device_keys).expanduser() if device_keys else None
+        for d in (self.dir, self.dir / "receipts", self.dir / "edits"):
+            make_private(d)
+        self._cache: dict[Path, dict] = {}  # published versions and receipts never change
+        self._lock = threading.Lock()
+
+    # ---- notes ---------------------------------------------------------------------------
+
+    def _json(self, path: Path) -> dict:
+        with self._lock:
+            hit = self._cache.get(path)
+        if hit is None:
+            hit = json.loads(path.read_bytes())
+            with self._lock:
+                self._cache[path] = hit
+        return hit
+
+    def versions(self) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = {}
+        for name in os.listdir(self.dir):
+            m = _VERSION_FILE.match(name)
+            if m:
+                out.setdefault(m.group(1), []).append(int(m.group(2)))
+        return {k: sorted(v) for k, v in out.items()}
+
+    def note_versions(self, note_id: str) -> list[int]:
+        self._check_id(note_id)
+        return self.versions().get(note_id, [])
+
+    def note_dict(self, note_id: str, version: int | None = None) -> dict:
+        versions = self.note_versions(note_id)
+        if not versions:
+            raise KeyError(note_id)
+        v = versions[-1] if version is None else version
+        if v not in versions:
+            raise KeyError(f"{note_id}.v{v}")
+        return self._json(self.dir / f"{note_id}.v{v}.json")
+
+    def note(self, note_id: str, version: int | None = None) -> Note:
+        return from_dict(self.note_dict(note_id, version))
+
+    def device(self, note_id: str) -> str:
+        index = self.dir / "devices.json"
+        known = json.loads(index.read_text()) if index.exists() else {}
+        return known.get(note_id) or self.note_dict(note_id)["session"]["device_id"]
+
+    def status(self, note_id: str, latest_version: int) -> str:
+        closed = [r for r in self.receipts(note_id) if r.get("action") in _CLOSED]
+        if closed:
+            return _CLOSED[closed[-1]["action"]]
+        return "revised" if latest_version > 1 else "new"
+
+    def row(self, note_id: str, office: str) -> dict:
+        """What the list shows of one note (its newest version); no note text."""
+        d = self.note_dict(note_id)
+        s = d["session"]
+        start = datetime.fromisoformat(s["started_at"]).astimezone()  # the workstation's time zone
+        end = datetime.fromisoformat(s["ended_at"]).astimezone()
+        status = self.status(note_id, d["version"])
+        return {"note_id": note_id, "version": d["version"], "format": d["format"],
+                "format_title": FORMAT_TITLES.get(d["format"], d["format"].upper()),
+                "started_at": s["started_at"], "date": start.date().isoformat(),
+                "time": f"{start:%H:%M}\u2013{end:%H:%M}", "duration_min": s.get("duration_min"),
+                "office": office, "device": self.device(note_id), "status": status,
+                "status_text": STATUS_TEXT[status], "risk": bool(d.get("risk_flags")),
+                "edited": (self.dir / "edits" / f"{note_id}.json").exists()}
+
+    def rows(self, office: str) -> list[dict]:
+        rows = []
+        for note_id in self.versions():
+            try:
+                rows.append(self.row(note_id, office))
+            except (OSError, ValueError, KeyError):
+                continue  # a damaged file is skipped, not fatal; the inbox logged it
+        return sorted(rows, key=lambda r: r["started_at"], reverse=True)
+
+    # ---- receipts ------------------------------------------------------------------------
+
+    def receipts(self, note_id: str) -> list[dict]:
+        out = []
+        for p in sorted((self.dir / "receipts").glob("*.json")):
+            try:
+                d = self._json(p)
+            except (OSError, ValueError):
+                continue
+            if d.get("note_id") == note_id:
+                out.append(d)
+        return sorted(out, key=lambda d: str(d.get("destroyed_at", "")))
+
+    def check_receipt(self, receipt_id: str) -> ReceiptCheck | None:
+        if not re.fullmatch(r"[0-9a-f]{8,64}", receipt_id):
+            return None
+        path = self.dir / "receipts" / f"{receipt_id}.json"
+        if not path.exists():
+            return None
+        data = path.read_bytes()
+        d = json.loads(data)
+        device = str(d.get("device_id", ""))
+        key = self.device_keys / f"{device}.pub.pem" if self.device_keys else None
+        if key is None or not key.is_file():
+            where = f"{self.device_keys}/{device}.pub.pem" if self.device_keys else "review.device_keys"
+            return ReceiptCheck(d, "no_key", f"No public key for device {device} ({where}); the signature was "
+                                "not checked. Ask IT for the box's key (roomnote keys init prints where it is).")
+        try:
+            verify_receipt(data, load_public_key(key, "device public key"))
+        except PublishError as e:
+            return ReceiptCheck(d, "failed", f"The signature does NOT verify with {device}'s key: {e}")
+        return ReceiptCheck(d, "verified", f"Signature verified with {device}'s key ({d.get('key_id', '')}).")
+
+    def closing_receipt(self, note_id: str) -> ReceiptCheck | None:
+        closed = [r for r in self.receipts(note_id) if r.get("action") in _CLOSED]
+        return self.check_receipt(closed[-1]["receipt_id"]) if closed else None
+
+    # ---- the therapist's own version -----------------------------------------------------
+
+    def edit(self, note_id: str) -> dict | None:
+        self._check_id(note_id)
+        path = self.dir / "edits" / f"{note_id}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def save_edit(self, note_id: str, text: str, based_on: int) -> dict:
+        self._check_id(note_id)
+        if based_on not in self.note_versions(note_id):
+            raise ReviewError(f"note {note_id} has no version {based_on}; reload the page")
+        if not isinstance(text, str) or not text.strip():
+            raise ReviewError("your version is empty; write the note text, or leave the box's version as it is")
+        if len(text) > MAX_EDIT_CHARS:
+            raise ReviewError(f"your version is over {MAX_EDIT_CHARS} characters; shorten it")
+        d = {"note_id": note_id, "based_on_version": based_on, "text": text,
+             "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        write_atomic(self.dir / "edits" / f"{note_id}.json", json.dumps(d, ensure_ascii=False).encode())
+        return d
+
+    @staticmethod
+    def _check_id(note_id: str) -> None:
+        if not NOTE_ID.match(note_id):
+            raise KeyError(note_id)

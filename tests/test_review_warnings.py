@@ -1,0 +1,67 @@
+"""The review page when the proof does not come: a box whose deletion receipt never reaches the
+workstation (the broker's ACL refuses it), then a box that is gone. Real mosquitto, real box,
+real `roomnote review`, Debian's chromium."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from mqtt_helpers import OFFICE, Broker, Pki, device_toml
+from review_rig import SCREENSHOTS, ReviewServer, free_port, launch_browser, sandbox_env, toml_section
+from test_publish_session import CANARY_TURNS, roomnote
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def test_a_missing_receipt_and_a_silent_box_are_clear_warnings(tmp_path, make_speech):
+    wav = make_speech(CANARY_TURNS, "publish-canary")
+    pki = Pki(tmp_path / "pki")
+    broker = Broker(tmp_path / "broker", pki)
+    acl = broker.dir / "acl"
+    acl.write_text(acl.read_text().replace(f"pattern write roomnote/v1/{OFFICE}/%u/receipts\n", ""))
+    broker.start()
+    env = sandbox_env(tmp_path)
+    box_cfg = device_toml(tmp_path / "box", pki, broker.port, "room-a", pki.issue("room-a"))
+    assert roomnote("keys", "init", "--config", str(box_cfg), env=env).returncode == 0
+    keys = tmp_path / "device-keys"
+    keys.mkdir()
+    shutil.copy(tmp_path / "box" / "keys" / "signing.key.pub.pem", keys / "room-a.pub.pem")
+    ws_cfg = device_toml(tmp_path / "ws", pki, broker.port, "ws", pki.issue("inbox-office1"))
+    with open(ws_cfg, "a") as f:
+        f.write(toml_section("review", {"inbox": str(tmp_path / "inbox"), "device_keys": str(keys),
+                                        "answer_wait_s": 5.0, "receipt_wait_s": 3.0}))
+    server = ReviewServer(ws_cfg, env, tmp_path / "review.log", free_port())
+    box = subprocess.Popen([sys.executable, "-m", "roomnote", "process", str(wav), "--publish", "--serve",
+                            "--wait", "2", "--config", str(box_cfg)], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    pw = sync_api.sync_playwright().start()
+    browser = launch_browser(pw, tmp_path / "chromium-profile")
+    try:
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(server.url + "/")
+        page.wait_for_selector("#note-rows tr a", timeout=180_000).click()
+        page.wait_for_selector("#note")
+        page.once("dialog", lambda d: d.accept())
+        page.click("#finalize")
+        warn = page.wait_for_selector("#action-status.warn", timeout=30_000).inner_text()
+        assert "did not arrive within 3 s" in warn and "no proof" in warn
+        assert page.locator("#receipt").count() == 0 and page.inner_text("#note-status") == "New"
+        page.screenshot(path=str(SCREENSHOTS / "review-no-receipt.png"), full_page=True)
+        box.terminate()
+        box.wait(30)
+        page.fill("#instruction", "shorter")
+        page.click("#revise-form button[type=submit]")
+        warn = page.wait_for_selector("#action-status.warn", timeout=30_000).inner_text()
+        assert "room-a did not answer within 5 s" in warn
+    finally:
+        browser.close()
+        pw.stop()
+        if box.poll() is None:
+            box.kill()
+            box.wait(10)
+        server.stop()
+        broker.stop()
