@@ -23,6 +23,7 @@ How the plugin behaves (found by trying, alsa-lib 1.2.8, PortAudio 19.6):
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import queue
@@ -35,6 +36,23 @@ import numpy as np
 from roomnote.audio.mic import block_frames
 
 NAME = "roomnote_test_mic"
+
+
+@contextlib.contextmanager
+def room_microphone(directory: Path, speed: float = 1.0):
+    """A RoomMicrophone that this process's PortAudio sees (ALSA_CONFIG_PATH), closed after."""
+    mic = RoomMicrophone(directory)
+    mic.speed = speed
+    old = os.environ.get("ALSA_CONFIG_PATH")
+    os.environ.update(mic.env)
+    try:
+        yield mic
+    finally:
+        mic.close()
+        if old is None:
+            os.environ.pop("ALSA_CONFIG_PATH", None)
+        else:
+            os.environ["ALSA_CONFIG_PATH"] = old
 
 
 class RoomMicrophone:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from appliance_rig import Rig, read_pcm, wait_for
-from roommic import NAME, RoomMicrophone
+from roommic import NAME, room_microphone
 from roomnote.appliance import ConsentError
 from roomnote.sinks import NoteDirectory
 
@@ -24,15 +24,8 @@ DARK_AND_LIT = {0.0, 1.0}
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
-    mic = RoomMicrophone(tmp_path_factory.mktemp("room"))
-    old = os.environ.get("ALSA_CONFIG_PATH")
-    os.environ.update(mic.env)
-    yield mic
-    mic.close()
-    if old is None:
-        os.environ.pop("ALSA_CONFIG_PATH", None)
-    else:
-        os.environ["ALSA_CONFIG_PATH"] = old
+    with room_microphone(tmp_path_factory.mktemp("room")) as mic:
+        yield mic
 
 
 @pytest.fixture(scope="module")

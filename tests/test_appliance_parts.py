@@ -11,7 +11,7 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from appliance_rig import wait_for
-from roommic import NAME, RoomMicrophone
+from roommic import NAME, room_microphone
 from roomnote.audio.mic import FrameAssembler, MicrophoneError, MicSource, wipe_bytes
 from roomnote.config import ConfigError, HardwareConfig, MicrophoneConfig, config_from_dict
 from roomnote.hardware.led import PATTERNS
@@ -82,12 +82,8 @@ def test_button_and_led_on_one_pin_is_refused():
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
-    mic = RoomMicrophone(tmp_path_factory.mktemp("room-parts"))
-    old = os.environ.get("ALSA_CONFIG_PATH")
-    os.environ.update(mic.env)
-    yield mic
-    mic.close()
-    os.environ.pop("ALSA_CONFIG_PATH") if old is None else os.environ.update(ALSA_CONFIG_PATH=old)
+    with room_microphone(tmp_path_factory.mktemp("room-parts")) as mic:
+        yield mic
 
 
 def test_microphone_delivers_the_room_bit_exact_through_portaudio(room):

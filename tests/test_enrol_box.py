@@ -18,7 +18,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from appliance_rig import assert_p3, led_history, read_pcm, wait_for, watched_microphone
 from conftest import REPO
-from roommic import NAME, RoomMicrophone
+from roommic import NAME, room_microphone
 from roomnote import cli
 from roomnote.audio.mic import MicrophoneError
 from roomnote.audio.vad import SileroVad
@@ -40,13 +40,8 @@ SHORT = [("rms", ENROL_TEXT[0])]
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
-    mic = RoomMicrophone(tmp_path_factory.mktemp("enrol-room"))
-    mic.speed = PACE
-    old = os.environ.get("ALSA_CONFIG_PATH")
-    os.environ.update(mic.env)
-    yield mic
-    mic.close()
-    os.environ.pop("ALSA_CONFIG_PATH") if old is None else os.environ.update(ALSA_CONFIG_PATH=old)
+    with room_microphone(tmp_path_factory.mktemp("enrol-room"), speed=PACE) as mic:
+        yield mic
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ are distributed (one top directory), checked against a manifest that pins its SH
 archives that must be refused before anything is unpacked or installed."""
 from __future__ import annotations
 
-import hashlib
 import io
 import shutil
 import tarfile
@@ -13,17 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import run_roomnote
-from roomnote.models import files_as_toml, load_manifest, model_root
+from roomnote.models import files_as_toml, load_manifest, model_root, sha256_file
 
 TOP = "vosk-model-small-ko-0.22"
-
-
-def sha256(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +56,7 @@ version = "0.22"
 licence = "Apache-2.0"
 source = "test archive"
 location = "provisioned:{name}"
-archive = {{ file = "{archive.name}", sha256 = "{sha256(archive)}", size = {archive.stat().st_size} }}
+archive = {{ file = "{archive.name}", sha256 = "{sha256_file(archive)}", size = {archive.stat().st_size} }}
 {files}
 """)
     path = d / "manifest.toml"
@@ -121,7 +112,7 @@ def test_hash_mismatch_is_refused_before_unpacking(tmp_path, bundles):
     r = install(changed, cfg)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"its SHA-256 {sha256(changed)} matches no model archive pinned" in lines[0]
+    assert len(lines) == 1 and f"its SHA-256 {sha256_file(changed)} matches no model archive pinned" in lines[0]
     assert leftovers(tmp_path / "models") == []
 
 

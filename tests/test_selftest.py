@@ -24,7 +24,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from appliance_rig import led_history, read_pcm
 from conftest import REPO, run_roomnote
 from mqtt_helpers import HOST, OFFICE, Broker, Issued, Pki, device_toml, free_port, tiny_disk  # noqa: F401
-from roommic import NAME, RoomMicrophone
+from roommic import NAME, room_microphone
 from roomnote.selftest import CHECKS, FAIL, PASS, SKIP, check_clock, run_selftest
 
 BUTTON, LED = 17, 27
@@ -51,12 +51,8 @@ def device_cert(pki) -> Issued:
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
-    mic = RoomMicrophone(tmp_path_factory.mktemp("selftest-room"))
-    old = os.environ.get("ALSA_CONFIG_PATH")
-    os.environ.update(mic.env)
-    yield mic
-    mic.close()
-    os.environ.pop("ALSA_CONFIG_PATH") if old is None else os.environ.update(ALSA_CONFIG_PATH=old)
+    with room_microphone(tmp_path_factory.mktemp("selftest-room")) as mic:
+        yield mic
 
 
 @pytest.fixture(scope="module")

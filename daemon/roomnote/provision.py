@@ -377,12 +377,8 @@ class Provisioner:
         data = make()
         tmp = p.with_name(f".{p.name}.new")
         tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        from .publish.keys import write_secret
+        write_secret(tmp, data)
         self._own_secret(tmp)
         replaced = p.exists()
         os.replace(tmp, p)
