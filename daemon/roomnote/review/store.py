@@ -33,7 +33,7 @@ MAX_EDIT_CHARS = 200_000
 _CLOSED = {"finalized": "finalised", "discarded": "discarded", "ttl_expired": "expired",
            "shutdown": "expired", "restart": "expired"}
 STATUS_TEXT = {"new": "New", "revised": "Revised", "finalised": "Finalised", "discarded": "Discarded",
-               "expired": "Transcript expired"}
+               "expired": "Transcript expired", "unverified": "Receipt not verified"}
 
 
 def make_private(folder: Path) -> None:
@@ -100,9 +100,10 @@ class Store:
         return known.get(note_id) or self.note_dict(note_id)["session"]["device_id"]
 
     def status(self, note_id: str, latest_version: int) -> str:
-        closed = [r for r in self.receipts(note_id) if r.get("action") in _CLOSED]
-        if closed:
-            return _CLOSED[closed[-1]["action"]]
+        closing = self.closing_receipt(note_id)
+        if closing is not None:
+            # only a receipt whose signature verifies is proof of what the box did
+            return _CLOSED[closing.receipt["action"]] if closing.state == "verified" else "unverified"
         return "revised" if latest_version > 1 else "new"
 
     def row(self, note_id: str, office: str) -> dict:
