@@ -60,15 +60,29 @@ def test_pseudonyms_and_topic_markers_pass():
     check_egress(note_payload("My sister [Person AB], doctor [Person C] and [NAME] at [PHONE]."))
 
 
-def test_the_date_of_service_in_a_fact_item_passes_but_nothing_else_there():
+def test_fact_items_are_scanned_like_any_other_item():
+    """The box's own fact items pass because they hold no date (facts.py puts the date of
+    service in the session block); a date or identifier in one is refused like anywhere."""
+    from datetime import datetime, timedelta, timezone
+
+    from roomnote.notes.facts import fact_items
+    from roomnote.notes.model import SessionFacts
+    from roomnote.notes.render import _item_dict
+
+    start = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
+    facts = SessionFacts(session_id="sess1", device_id="d1", started_at=start,
+                         ended_at=start + timedelta(minutes=50), duration_s=3000.0, speech_s=2400.0,
+                         engine="vosk", consent="clinician-attested")
+    payload = note_payload("client reported feeling low")
+    payload["sections"][0]["items"] = [_item_dict(it) for it in fact_items(facts, True)]
+    check_egress(payload)
     fact = note_payload("Session on 2026-11-24, 09:00-09:50, 50 min.")
     fact["sections"][0]["items"][0]["kind"] = "fact"
-    check_egress(fact)
+    assert scan_payload(fact) == {"DATE": 1}
     fact["sections"][0]["items"][0]["text"] = "Session on 2026-11-24 with Sarah Johnson, call 555-121-2121."
     with pytest.raises(EgressError) as err:
         check_egress(fact)
-    assert set(err.value.counts) == {"NAME", "PHONE"}
-    # the same date outside a fact item is a date element of the session's text
+    assert set(err.value.counts) == {"DATE", "NAME", "PHONE"}
     assert scan_payload(note_payload("it happened on 2026-11-24")) == {"DATE": 1}
 
 

@@ -2,11 +2,11 @@
 
 Only text that came from the session (the note's items) can carry PHI; the structured facts
 the box writes itself (ids, times, codes, counts) are not scanned, so the date of service in
-the session block does not trip the check. A hit refuses the send.
+the session block does not trip the check. Item text is always scanned, also of the box's own
+"fact" items (facts.py keeps the date of service out of them). A hit refuses the send.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any, Iterable
 
@@ -38,40 +38,22 @@ class EgressError(RoomnoteError):
 
 def session_texts(payload: Any) -> Iterable[str]:
     """Every string in payload except the values of BOX_FIELDS."""
-    for text, _ in _texts(payload, False):
-        yield text
-
-
-def _texts(payload: Any, fact: bool) -> Iterable[tuple[str, bool]]:
-    """(string, whether it is in a note item of kind "fact") for every scanned string."""
     if isinstance(payload, str):
-        yield payload, fact
+        yield payload
     elif isinstance(payload, dict):
-        fact = fact or payload.get("kind") == "fact"
         for key, value in payload.items():
             if key not in BOX_FIELDS:
-                yield from _texts(value, fact)
+                yield from session_texts(value)
     elif isinstance(payload, (list, tuple)):
         for value in payload:
-            yield from _texts(value, fact)
-
-
-# The box writes the date of service into the note's "fact" items ("Session on 2026-11-24,
-# 13:00-13:50"), as it does into the session block: that typed ISO date is allowed there,
-# and only there; everything else in a fact item is scanned like any other text.
-_SERVICE_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}[,.;]?")
+            yield from session_texts(value)
 
 
 def scan_payload(payload: Any) -> dict[str, int]:
     """Counts per PHI kind found in the session text of payload (empty when clean)."""
     counts: Counter[str] = Counter()
-    for text, fact in _texts(payload, False):
-        tokens = text.split()
-        spans = detect(tokens)
-        if fact:
-            spans = [s for s in spans if not (s.kind == "DATE" and s.end - s.start == 1
-                                               and _SERVICE_DATE_RE.fullmatch(tokens[s.start]))]
-        counts.update(count_kinds(spans))
+    for text in session_texts(payload):
+        counts.update(count_kinds(detect(text.split())))
     return dict(counts)
 
 
