@@ -101,17 +101,10 @@ def _read_lines(path: Path) -> list[str]:
     return [line for line in lines if line]
 
 
-def _read_list(path: Path) -> frozenset[str]:
-    words: set[str] = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        words.update(line.split("#", 1)[0].lower().split())
-    return frozenset(words)
-
-
 @lru_cache(maxsize=1)
 def common_words() -> frozenset[str]:
     """Ordinary English words (names that are mostly names are not in it)."""
-    return _read_list(LEXICON_DIR / "common_words.txt")
+    return frozenset(common_word_ranks())
 
 
 @lru_cache(maxsize=1)
