@@ -14,27 +14,18 @@ inside it are still redacted (that happens independently, in redactor.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Mapping, Protocol, Sequence
 
-TOPICS = (
-    "criminal_history", "immigration_status", "sexual_orientation", "gender_identity",
-    "trauma_details", "substance_use", "infectious_disease", "reproductive_health",
-)  # fmt: skip
-ACTIONS = ("remove", "generalize", "keep")
-# Common practice removes these four kinds of topic; the others are usually needed for
+from ..config import TopicsConfig
+
+# The topics and their default actions are those of the office's [redaction.topics] section.
+# Common practice removes the first five kinds of topic; the others are usually needed for
 # treatment (substance use) or are generalized, so the note says they came up but not how.
-DEFAULT_ACTIONS = {
-    "criminal_history": "remove",
-    "immigration_status": "remove",
-    "sexual_orientation": "remove",
-    "gender_identity": "remove",
-    "trauma_details": "remove",
-    "substance_use": "keep",
-    "infectious_disease": "generalize",
-    "reproductive_health": "generalize",
-}
+TOPICS = tuple(f.name for f in fields(TopicsConfig))
+ACTIONS = ("remove", "generalize", "keep")
+DEFAULT_ACTIONS = asdict(TopicsConfig())
 LABELS = {
     "criminal_history": "criminal history",
     "immigration_status": "immigration status",
@@ -216,6 +207,8 @@ class EncoderTopics:
 
 
 _SAFETY = PhraseMatcher({"safety": SAFETY_CUES})
+# The lexicon detector holds no state per session: every policy shares this one.
+LEXICON_TOPICS = LexiconTopics()
 
 
 def is_safety(tokens: Sequence[str]) -> bool:
@@ -240,7 +233,7 @@ class RedactionPolicy:
 
     actions: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
     pseudonyms: bool = True
-    detectors: tuple[TopicDetector, ...] = field(default_factory=lambda: (LexiconTopics(),))
+    detectors: tuple[TopicDetector, ...] = (LEXICON_TOPICS,)
 
 
 @dataclass(frozen=True)
@@ -292,9 +285,7 @@ def policy_from_config(redaction_cfg, encoder=None) -> RedactionPolicy:
 
     With a sentence encoder (pipeline.load_note_encoder) and redaction.topic_encoder on, the
     encoder detects topics alongside the lexicon; otherwise the lexicon alone does."""
-    from dataclasses import asdict
-
-    detectors: tuple[TopicDetector, ...] = (LexiconTopics(),)
+    detectors: tuple[TopicDetector, ...] = (LEXICON_TOPICS,)
     if encoder is not None and getattr(redaction_cfg, "topic_encoder", False):
         detectors += (EncoderTopics(encoder, load_topic_examples()),)
     return RedactionPolicy(actions=asdict(redaction_cfg.topics), pseudonyms=redaction_cfg.pseudonyms,
