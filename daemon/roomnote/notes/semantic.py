@@ -19,6 +19,7 @@ stays with the explicit cues and their stance rules (risk.py).
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,16 +154,17 @@ class Prototypes:
         return out
 
 
-_CACHE: dict[int, tuple[Prototypes, Prototypes]] = {}
+# Per encoder object, held weakly: an id() key could hand a new encoder that reuses a freed
+# one's address the old encoder's vectors, and would keep every encoder's vectors forever.
+_CACHE: "weakref.WeakKeyDictionary[object, tuple[Prototypes, Prototypes]]" = weakref.WeakKeyDictionary()
 NONE = ""  # the check-in class
 
 
 def prototypes(encoder) -> tuple[Prototypes, Prototypes]:
-    key = id(encoder)
-    if key not in _CACHE:
-        _CACHE[key] = (Prototypes.of(encoder, {**INTERVENTION_EXAMPLES, NONE: NOT_AN_INTERVENTION}),
-                       Prototypes.of(encoder, KIND_EXAMPLES))
-    return _CACHE[key]
+    if encoder not in _CACHE:
+        _CACHE[encoder] = (Prototypes.of(encoder, {**INTERVENTION_EXAMPLES, NONE: NOT_AN_INTERVENTION}),
+                           Prototypes.of(encoder, KIND_EXAMPLES))
+    return _CACHE[encoder]
 
 
 def intervention_scores(encoder, vecs: np.ndarray) -> tuple[list[str], np.ndarray]:
