@@ -97,10 +97,14 @@ def support_problem(item: Item, segments: dict[str, str], times: dict[str, tuple
     return None
 
 
+def _segment_maps(rt: RedactedTranscript) -> tuple[dict[str, str], dict[str, tuple[float, float]]]:
+    """support_problem's view of rt: segment id -> text, segment id -> (start, end)."""
+    return {s.id: s.text for s in rt.segments}, {s.id: (s.start, s.end) for s in rt.segments}
+
+
 def unsupported_items(note: Note, rt: RedactedTranscript) -> list[tuple[Item, str]]:
     """Every item of note without support in rt, with the reason (the bench's target is none)."""
-    segments = {s.id: s.text for s in rt.segments}
-    times = {s.id: (s.start, s.end) for s in rt.segments}
+    segments, times = _segment_maps(rt)
     prose = note.generator != "extractive"
     out = []
     for s in note.sections:
@@ -118,8 +122,7 @@ def generate_note(rt: RedactedTranscript, fmt: str, facts: SessionFacts,
     note = compose_note(rt, fmt, facts, encoder=encoder)
     if generator is None or isinstance(generator, ExtractiveGenerator):
         return note, 0
-    segments = {s.id: s.text for s in rt.segments}
-    times = {s.id: (s.start, s.end) for s in rt.segments}
+    segments, times = _segment_maps(rt)
     dropped, sections = 0, []
     for sec in note.sections:
         kept = [it for it in sec.items if it.kind in PROTECTED_KINDS]

@@ -247,8 +247,8 @@ def _remove(content: dict[str, list[Item]], topic: str, encoder) -> dict[str, li
         return (lexical(keys, it.text) >= LEXICAL_MIN or sim >= REMOVE_MIN
                 or any(_theme_cue_in(lb, it.text) for lb in themes))
 
-    hits = {id(it) for (_, it), sim in zip(flat, sims) if about(it, float(sim))}
-    removable = {h for h in hits if next(it for _, it in flat if id(it) == h).kind not in _KEPT_KINDS}
+    hits = [it for (_, it), sim in zip(flat, sims) if about(it, float(sim))]
+    removable = {id(it) for it in hits if it.kind not in _KEPT_KINDS}
     if not removable:
         if hits:
             raise RevisionRefused("only risk statements in the note match that topic, and risk "

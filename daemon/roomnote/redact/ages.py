@@ -67,8 +67,6 @@ def find_age_spans(tokens: list[str], free: bytearray) -> list[Span]:
         prev = before[-1] if before else ""
         aged = prev in AGE_VERBS or (prev == "of" and "age" in before)
         is_person = prev in BE_WORDS and any(w in PERSON_WORDS for w in before)
-        if years_old:
-            spans.append(Span("AGE", i, end))  # "[AGE] years old"
-        elif aged or is_person:
-            spans.append(Span("AGE", i, end))
+        if years_old or aged or is_person:
+            spans.append(Span("AGE", i, end))  # "[AGE] years old", "she turned [AGE]"
     return spans
