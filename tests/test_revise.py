@@ -207,3 +207,19 @@ def test_the_default_encoder_can_be_set_by_the_caller(encoder):
     finally:
         revise_module._SHARED.clear()
         revise_module._SHARED.update(saved)
+
+
+def test_the_instruction_s_words_never_reach_the_note_or_a_refusal(encoder):
+    """P2: an instruction may name the client; the next version records only its kind, and
+    a refusal says what roomnote can do without repeating the instruction."""
+    s, rt, note = setup("01", encoder)
+    v2 = revise_note(rt, note, "rewrite as DAP for Marisol Okonkwo-Vance", encoder=encoder, created_at=WHEN)
+    assert v2.format == "dap" and [r.kind for r in v2.revisions] == ["reformat"]
+    wire = repr(to_dict(v2)).lower()
+    assert "marisol" not in wire and "okonkwo" not in wire
+    check_egress(to_dict(v2))
+    for ask in ("remove the part about Marisol Okonkwo-Vance", "make it rhyme for Marisol Okonkwo-Vance",
+                "include more details about Marisol Okonkwo-Vance"):
+        with pytest.raises(RevisionRefused) as e:
+            revise_note(rt, note, ask, encoder=encoder)
+        assert "marisol" not in str(e.value).lower() and "okonkwo" not in str(e.value).lower()
