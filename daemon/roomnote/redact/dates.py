@@ -109,7 +109,12 @@ def _lone_day(tokens: list[str], i: int, end: int) -> bool:
     return end >= len(tokens) or tokens[end] in DAY_FOLLOWERS
 
 
+_HOLIDAY_FIRSTS = frozenset(words[0] for words in HOLIDAYS)
+
+
 def _holiday_at(tokens: list[str], free: bytearray, i: int) -> int:
+    if tokens[i] not in _HOLIDAY_FIRSTS:  # most words: no slicing, on every token of a session
+        return 0
     for words in HOLIDAYS:
         k = len(words)
         if tuple(tokens[i : i + k]) == words and all(free[i : i + k]):
