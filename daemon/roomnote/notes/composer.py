@@ -282,7 +282,7 @@ def _si_summary(signals: list[ChunkSignals]) -> Item | None:
     """
     found: dict[str, list[Evidence]] = defaultdict(list)
     for s in signals:
-        if not _may_be_client(s) and s.speaker != "client":
+        if not _may_be_client(s):  # a "client" segment always may be
             continue
         hits = _SI_INDEX.find(s.chunk.tokens)
         disclosed = any(f.category == "suicidal_ideation" and f.stance == "disclosure" for f in s.risks)
