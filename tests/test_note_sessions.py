@@ -120,6 +120,21 @@ def test_the_encoder_finds_interventions_the_lexicons_miss(encoder):
     assert all(e.basis == "encoder" and e.score >= 0.45 and e.cue is None for e in it.evidence)
 
 
+def test_voices_told_apart_without_roles_read_as_unknown_speakers(encoder):
+    """No therapist profile: voices are "speaker 1", "speaker 2". Nobody is the client yet,
+    so the note is the one for unknown speakers, the encoder's judgements included."""
+    from dataclasses import replace
+
+    voices = {"therapist": "speaker 1", "client": "speaker 2"}
+    for s in (x for x in SESSIONS if x.name[:2] in ("11", "18", "21", "26")):
+        rt = s.transcript(True)
+        diarised = replace(rt, segments=[replace(g, speaker=voices[g.speaker]) for g in rt.segments])
+        unknown = compose_note(s.transcript(False), "soap", s.facts(), encoder=encoder)
+        note = compose_note(diarised, "soap", s.facts(), encoder=encoder)
+        assert to_dict(note)["sections"] == to_dict(unknown)["sections"], s.name
+        assert any(e.basis == "encoder" for it in items(note) for e in it.evidence), s.name
+
+
 @pytest.mark.parametrize("key, text", [
     ("04", "Suicidal ideation as discussed: passive thoughts of death; no plan, as the client stated."),
     ("03", "Suicidal ideation as discussed: passive thoughts of death and active thoughts of suicide; "

@@ -100,20 +100,16 @@ def _gather(signals: list[ChunkSignals], facts: SessionFacts,
 
 # --- who may have said it -------------------------------------------------------------
 
-def _role(s: ChunkSignals) -> str:
-    return s.speaker if s.speaker in ("client", "therapist", "other") else "unknown"
-
-
 def _may_be_client(s: ChunkSignals, identified: bool = False) -> bool:
-    return _role(s) == "client" or (_role(s) == "unknown" and not identified and s.sounds_like_client)
+    return s.role == "client" or (s.role == "unknown" and not identified and s.sounds_like_client)
 
 
 def _may_intervene(s: ChunkSignals, identified: bool = False) -> bool:
-    return _role(s) == "therapist" or (_role(s) == "unknown" and not identified)
+    return s.role == "therapist" or (s.role == "unknown" and not identified)
 
 
 def _may_discuss(s: ChunkSignals) -> bool:
-    return _role(s) in ("client", "therapist", "unknown")
+    return s.role in ("client", "therapist", "unknown")
 
 
 # --- quotes -----------------------------------------------------------------------------

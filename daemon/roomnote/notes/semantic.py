@@ -196,12 +196,12 @@ def best_kind(labels: list[str], row: np.ndarray) -> tuple[str, float] | None:
 
 
 def _may_intervene(s) -> bool:
-    return (s.speaker in ("therapist", "unknown") and s.second_person >= s.first_person
+    return (s.role in ("therapist", "unknown") and s.second_person >= s.first_person
             and not s.interventions)
 
 
 def _unplaced(s) -> bool:
-    return (s.speaker in ("client", "unknown") and not s.interventions
+    return (s.role in ("client", "unknown") and not s.interventions
             and not (s.plans or s.goals or s.responses or s.reports or s.themes))
 
 

@@ -49,6 +49,13 @@ class ChunkSignals:
         return self.chunk.segment.speaker
 
     @property
+    def role(self) -> str:
+        """client | therapist | other | unknown; voices told apart without knowing who the
+        therapist is ("speaker 1") are unknown: nobody is the client yet."""
+        s = self.speaker
+        return s if s in ("client", "therapist", "other") else "unknown"
+
+    @property
     def sounds_like_client(self) -> bool:
         """Talk about oneself rather than to someone: what a client's statement sounds like."""
         return self.first_person > self.second_person and not self.interventions
