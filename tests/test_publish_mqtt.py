@@ -349,6 +349,9 @@ def test_consent_and_discard_reach_the_appliance_and_the_inbox_signs(net):
         assert ok.returncode == 0 and "room-e: pong" in ok.stdout, ok.stderr
         bad = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60)
         assert bad.returncode == 2 and "rejected ping: unsigned" in bad.stderr
+        # a caller that sends many commands (the review page) passes the key it loaded once
+        from roomnote.publish.inbox import send_command
+        assert send_command(load_config(ws), "room-e", "ping", {}, sign_key=key, wait_s=10)["event"] == "pong"
     finally:
         sender.close()
         svc.stop()

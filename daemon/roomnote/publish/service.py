@@ -92,6 +92,7 @@ class PublishingService:
         self._connected = False
         self._rescan = True
         self._last_error: str | None = None
+        self._audit_failing = False  # the audit log could not be written last time (said once)
         self._started = time.monotonic()
         self._threads: list[threading.Thread] = []
         self.delivered = 0  # messages acknowledged since start (for the CLI and the benchmark)
@@ -129,7 +130,7 @@ class PublishingService:
             self.audit.append(event, **fields)
             self._audit_failing = False
         except (OSError, AuditError) as e:
-            if not getattr(self, "_audit_failing", False):
+            if not self._audit_failing:
                 log.error("the audit log cannot be written (%s); delivery goes on, entries are missing until "
                           "there is room", getattr(e, "strerror", None) or e)
             self._audit_failing = True
@@ -238,9 +239,9 @@ class PublishingService:
         with self._lock:
             flying = {f.msg.message_id for f in self._inflight.values()}
             memory = list(self._held_in_memory)
-        for msg in memory:
+        for msg in memory:  # to disk if there is room again, else straight to the broker
             if msg.message_id not in flying:
-                self._retry_write(msg)
+                self._send(self._to_disk(msg), msg)
         for entry in self.outbox.entries():
             if self._stop.is_set() or not self._connected:
                 return
@@ -260,18 +261,17 @@ class PublishingService:
                 continue
             self._send(entry, msg)
 
-    def _retry_write(self, msg: RedactedNote | Receipt) -> None:
-        """A message held in memory: to disk if there is room again, else straight to the broker."""
+    def _to_disk(self, msg: RedactedNote | Receipt) -> Entry | None:
+        """A message held in memory (disk full): into the outbox if there is room again, else None."""
         try:
             entry = self.outbox.put(msg)
         except PublishError:
-            entry = None
-        if entry is not None:
-            with self._lock:
-                if msg in self._held_in_memory:
-                    self._held_in_memory.remove(msg)
-            log.info("outbox: %s written to disk after all", msg.message_id)
-        self._send(entry, msg)
+            return None
+        with self._lock:
+            if msg in self._held_in_memory:
+                self._held_in_memory.remove(msg)
+        log.info("outbox: %s written to disk after all", msg.message_id)
+        return entry
 
     def _write_held_to_disk(self) -> None:
         """Messages kept in memory for a full disk go to the outbox as soon as there is room."""
@@ -279,14 +279,8 @@ class PublishingService:
             flying = {f.msg.message_id for f in self._inflight.values()}
             memory = [m for m in self._held_in_memory if m.message_id not in flying]
         for msg in memory:
-            try:
-                self.outbox.put(msg)
-            except PublishError:
+            if self._to_disk(msg) is None:
                 return
-            with self._lock:
-                if msg in self._held_in_memory:
-                    self._held_in_memory.remove(msg)
-            log.info("outbox: %s written to disk after all", msg.message_id)
             self._rescan = True
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
