@@ -81,7 +81,6 @@ class PublishingService:
 
         self._lock = threading.RLock()  # guards _inflight, _held_in_memory, _hold_until
         self._inflight: dict[int, _Flight] = {}
-        self._early_acks: dict[int, Any] = {}
         self._acks: queue.SimpleQueue = queue.SimpleQueue()
         self._held_in_memory: list[RedactedNote | Receipt] = []  # could not be written (disk full)
         self._hold_until: dict[str, float] = {}  # message id -> time; refused by the broker
@@ -228,10 +227,8 @@ class PublishingService:
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 self._rescan = True
                 return
+            # registered under the lock the PUBACK handler takes, so its PUBACK cannot be seen first
             self._inflight[info.mid] = _Flight(entry, msg, time.monotonic())
-            early = self._early_acks.pop(info.mid, None)
-        if early is not None:
-            self._acked(info.mid, early)
 
     def _scan(self) -> None:
         """Send everything queued that is not in flight: after a (re)connect, a refusal, or a busy spell."""
@@ -294,12 +291,7 @@ class PublishingService:
                 return
             if client is not self._client:
                 continue  # an old connection's
-            with self._lock:
-                known = mid in self._inflight
-                if not known:
-                    self._early_acks[mid] = rc
-            if known:
-                self._acked(mid, rc)
+            self._acked(mid, rc)  # events' and heartbeats' PUBACKs are no flight's: ignored there
 
     def _acked(self, mid: int, rc) -> None:
         with self._lock:
@@ -315,6 +307,8 @@ class PublishingService:
             self._audit("publish_refused", message_id=msg.message_id, reason=str(rc).replace(" ", "_"))
             self.emit({"event": "error", "reason": "publish_refused", "message_id": msg.message_id})
             return
+        with self._lock:
+            self._hold_until.pop(msg.message_id, None)  # accepted after a refusal: forget the refusal
         if flight.entry is not None:
             self.outbox.remove(flight.entry)  # P7: only now does it leave the outbox
         else:
@@ -353,7 +347,6 @@ class PublishingService:
                 self._connected = False
                 with self._lock:
                     self._inflight.clear()
-                    self._early_acks.clear()
                 try:
                     client.disconnect()
                 except Exception:  # noqa: BLE001 - the socket may be gone already
@@ -411,7 +404,6 @@ class PublishingService:
             self._connected = False
             with self._lock:
                 self._inflight.clear()
-                self._early_acks.clear()
             if not self._stop.is_set():
                 log.warning("lost the connection to the broker; %d message(s) wait in the outbox", self._pending_count())
                 self._audit("broker_disconnected", outbox=len(self.outbox))
