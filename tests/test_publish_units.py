@@ -358,3 +358,16 @@ def test_stopping_destroys_every_held_transcript_with_a_signed_receipt(offline_b
     receipts = [verify_receipt(svc.outbox.read(e).payload, pub) for e in svc.outbox.entries()
                 if e.message_id.startswith("receipt.")]
     assert sorted((r["note_id"], r["action"]) for r in receipts) == sorted((n.note_id, "shutdown") for _, n in held)
+
+
+def test_an_event_carrying_session_words_is_not_sent(offline_box):
+    """P2 for /events: fields must be content-free tokens; the one free-text detail is egress-checked."""
+    cfg = offline_box()
+    svc = PublishingService(cfg)
+    svc.emit({"event": "error", "reason": "asr_failed", "note": "sarah said she is anxious", "count": 3})
+    svc.emit({"event": "error", "reason": "x", "detail": "call me at five five five two one nine four three eight seven"})
+    sent = list(svc._events)
+    assert [(e["event"], e["reason"], e["count"]) for e in sent] == [("error", "asr_failed", 3)]
+    assert "sarah" not in json.dumps(sent) and "five" not in json.dumps(sent)
+    audit = Path(cfg.audit.file).read_text()
+    assert "asr_failed" in audit and "sarah" not in audit and "five" not in audit
