@@ -213,6 +213,38 @@ def test_a_note_that_finds_the_disk_full_is_sent_from_memory(net, tiny_disk, cap
         inbox.close()
 
 
+def test_a_note_leaves_the_outbox_only_on_its_own_puback_after_message_ids_wrap(net):
+    """P7: events and heartbeats are acknowledged too; after paho's message ids wrap (65535 on
+    one connection, a few weeks of heartbeats) such an old acknowledgement must not count as
+    the PUBACK of a note that reuses its id. The broker is frozen, so no real PUBACK can come."""
+    cfg = load_config(box(net, "wrap", device="room-a", mqtt={"heartbeat_s": 600}))
+    svc = PublishingService(cfg)
+    svc.start()
+    frozen = False
+    try:
+        wait_for(lambda: svc.connected, 10, "the box to connect")
+        first = svc._client._last_mid
+        for i in range(3):
+            svc.emit({"event": "pong", "id": f"wrap{i}"})
+        time.sleep(1.0)  # sent and acknowledged
+        assert svc._client._last_mid > first
+        svc._client._last_mid = first  # as after 65535 more messages: the next ids are used again
+        os.kill(net.broker.proc.pid, signal.SIGSTOP)
+        frozen = True
+        rt, note = redacted_session("wrap-1")
+        svc.put(note, rt)
+        time.sleep(1.0)
+        assert [e.message_id for e in svc.outbox.entries()] == [f"{note.note_id}.v1"] and svc.delivered == 0
+        os.kill(net.broker.proc.pid, signal.SIGCONT)
+        frozen = False
+        assert svc.wait_delivered(15)
+        wait_for(lambda: svc.delivered == 1, 5, "the note's own PUBACK")
+    finally:
+        if frozen:
+            os.kill(net.broker.proc.pid, signal.SIGCONT)
+        svc.stop(timeout=0.5)
+
+
 class CommandSender:
     """The practice side: publishes raw command payloads and collects the box's events."""
 
@@ -349,6 +381,9 @@ def test_consent_and_discard_reach_the_appliance_and_the_inbox_signs(net):
         assert ok.returncode == 0 and "room-e: pong" in ok.stdout, ok.stderr
         bad = subprocess.run(base, capture_output=True, text=True, env=env, timeout=60)
         assert bad.returncode == 2 and "rejected ping: unsigned" in bad.stderr
+        # a caller that sends many commands (the review page) passes the key it loaded once
+        from roomnote.publish.inbox import send_command
+        assert send_command(load_config(ws), "room-e", "ping", {}, sign_key=key, wait_s=10)["event"] == "pong"
     finally:
         sender.close()
         svc.stop()

@@ -1,6 +1,8 @@
 """Outbox, receipts, audit chain, session store, commands and keys: the parts without a broker."""
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import logging
 import os
@@ -287,3 +289,85 @@ def test_full_disk_keeps_the_note_in_memory_until_it_can_be_written(offline_box,
         assert any("cannot be revised" in r.getMessage() for r in caplog.records)
     finally:
         svc.stop(timeout=0.2)
+
+
+def _phi(note):
+    """The note with an identifier in it, as a faulty composer or reviser might leave one."""
+    note = dataclasses.replace(note, sections=copy.deepcopy(note.sections))
+    note.sections[0].items.append(Item("call me at five five five two one nine four three eight seven", [], "quote"))
+    return note
+
+
+def _session_files(cfg, note_id: str) -> list[str]:
+    return sorted(p.name for p in Path(cfg.retention.dir).iterdir() if note_id in p.name)
+
+
+def test_the_service_refuses_a_note_with_an_identifier_and_keeps_nothing_of_it(offline_box):
+    """P2: put() sends only what passes the egress check; a refused note is neither queued nor held."""
+    cfg = offline_box()
+    svc = PublishingService(cfg)
+    rt, note = redacted_session("phi-put")
+    with pytest.raises(EgressError):
+        svc.put(_phi(note), rt)
+    assert not svc.outbox.entries() and not svc.sessions.note_ids() and not _session_files(cfg, note.note_id)
+    assert not Path(cfg.audit.file).exists() or "note_queued" not in Path(cfg.audit.file).read_text()
+
+
+def test_a_revision_with_an_identifier_is_refused_and_the_held_note_stays(offline_box):
+    """P2 on the revise path: the reviser's output is egress-checked before it is queued."""
+    cfg = offline_box()
+    svc = PublishingService(cfg, reviser=lambda rt, note, instruction: _phi(dataclasses.replace(note, version=2)))
+    rt, note = redacted_session("phi-revise")
+    svc.put(note, rt)
+    svc._handle("revise", json.dumps({"id": "r1", "note_id": note.note_id, "instruction": "rewrite as dap"}).encode())
+    rejected = [e for e in svc._events if e["event"] == "command_rejected"]
+    assert [(e["id"], e["reason"]) for e in rejected] == [("r1", "failed")] and "egress" in rejected[0]["detail"]
+    assert "five" not in json.dumps(list(svc._events))
+    assert [e.message_id for e in svc.outbox.entries()] == [f"{note.note_id}.v1"]
+    assert svc.sessions.get(note.note_id).note.version == 1
+
+
+def test_discarding_an_unsent_note_destroys_it_all_with_a_signed_receipt(offline_box):
+    """P5 on discard: the queued note, the transcript and its key go; the receipt says so, signed."""
+    cfg = offline_box()
+    svc = PublishingService(cfg)
+    rt, note = redacted_session("discard-unsent")
+    svc.put(note, rt)
+    key = svc.sessions.get(note.note_id).key
+    assert _session_files(cfg, note.note_id) == [f"{note.note_id}.meta.json", f"{note.note_id}.rt"]
+    svc._handle("discard", json.dumps({"id": "d1", "note_id": note.note_id}).encode())
+    assert key == bytearray(32) and not svc.sessions.note_ids() and not _session_files(cfg, note.note_id)
+    entries = svc.outbox.entries()
+    assert [e.message_id.split(".")[0] for e in entries] == ["receipt"]  # the unsent note never leaves
+    d = verify_receipt(svc.outbox.read(entries[0]).payload, load_signing_key(cfg.keys.signing_key).public_key())
+    assert d["action"] == "discarded" and d["note_id"] == note.note_id
+    assert set(d["destroyed"]) == {"redacted_transcript", "session_key", "unsent_note_versions"}
+    assert any(e["event"] == "discarded" and e["unsent_dropped"] == 1 for e in svc._events)
+
+
+def test_stopping_destroys_every_held_transcript_with_a_signed_receipt(offline_box):
+    """P5 on shutdown: nothing held survives stop(); each transcript gets its receipt."""
+    cfg = offline_box()
+    svc = PublishingService(cfg)
+    held = [redacted_session(f"stop{i}") for i in range(2)]
+    for rt, note in held:
+        svc.put(note, rt)
+    svc.stop(timeout=0.2)
+    assert not svc.sessions.note_ids() and [p.name for p in Path(cfg.retention.dir).iterdir()] in ([], ["command-nonces"])
+    pub = load_signing_key(cfg.keys.signing_key).public_key()
+    receipts = [verify_receipt(svc.outbox.read(e).payload, pub) for e in svc.outbox.entries()
+                if e.message_id.startswith("receipt.")]
+    assert sorted((r["note_id"], r["action"]) for r in receipts) == sorted((n.note_id, "shutdown") for _, n in held)
+
+
+def test_an_event_carrying_session_words_is_not_sent(offline_box):
+    """P2 for /events: fields must be content-free tokens; the one free-text detail is egress-checked."""
+    cfg = offline_box()
+    svc = PublishingService(cfg)
+    svc.emit({"event": "error", "reason": "asr_failed", "note": "sarah said she is anxious", "count": 3})
+    svc.emit({"event": "error", "reason": "x", "detail": "call me at five five five two one nine four three eight seven"})
+    sent = list(svc._events)
+    assert [(e["event"], e["reason"], e["count"]) for e in sent] == [("error", "asr_failed", 3)]
+    assert "sarah" not in json.dumps(sent) and "five" not in json.dumps(sent)
+    audit = Path(cfg.audit.file).read_text()
+    assert "asr_failed" in audit and "sarah" not in audit and "five" not in audit

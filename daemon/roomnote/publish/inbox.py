@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..config import Config
 from ..errors import PublishError
@@ -28,7 +29,7 @@ from .client import explain_connack, explain_connect_error, new_client
 from .commands import signed_bytes
 from .keys import load_public_key, load_signing_key, sign
 from .messages import RECEIPT_SCHEMA, verify_receipt
-from .topics import office_filter, parse
+from .topics import Topics, office_filter, parse
 
 log = logging.getLogger("roomnote.inbox")
 _NOTE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -53,6 +54,7 @@ class Inbox:
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
         self._lock = threading.Lock()
+        self._devices = _read_devices(self.out)  # note id -> its box; this inbox is the file's only writer
 
     def connect(self) -> None:
         m = self.cfg.mqtt
@@ -116,11 +118,9 @@ class Inbox:
             self.on_note(d)
 
     def _remember(self, note_id: str, device: str) -> None:
-        index = self.out / "devices.json"
-        known = json.loads(index.read_text()) if index.exists() else {}
-        if known.get(note_id) != device:
-            known[note_id] = device
-            write_atomic(index, json.dumps(known, indent=1).encode())
+        if self._devices.get(note_id) != device:
+            self._devices[note_id] = device
+            write_atomic(self.out / "devices.json", json.dumps(self._devices, indent=1).encode())
 
     def _receipt(self, device: str, payload: bytes) -> None:
         d = json.loads(payload)
@@ -151,21 +151,28 @@ class Inbox:
             self._client.loop_stop()
 
 
-def device_of(out: Path, note_id: str) -> str:
+def _read_devices(out: Path) -> dict[str, str]:
     index = Path(out) / "devices.json"
-    known = json.loads(index.read_text()) if index.exists() else {}
+    return json.loads(index.read_text()) if index.exists() else {}
+
+
+def device_of(out: Path, note_id: str) -> str:
+    known = _read_devices(out)
     if note_id not in known:
         raise PublishError(f"note {note_id} is not in the inbox at {out}; pass --device, or --out of the inbox "
                            "that received it")
     return known[note_id]
 
 
-def send_command(cfg: Config, device: str, name: str, fields: dict, *, sign_key: Path | None = None,
-                 wait_s: float = 10.0) -> dict | None:
-    """Publish one command and wait for the box's event answering it (None if none came in time)."""
+def send_command(cfg: Config, device: str, name: str, fields: dict, *,
+                 sign_key: Path | Ed25519PrivateKey | None = None, wait_s: float = 10.0) -> dict | None:
+    """Publish one command and wait for the box's event answering it (None if none came in time).
+
+    sign_key: the practice's private key, or its file (a caller sending many commands, like
+    the review page, loads it once and passes the key)."""
     body = {"id": uuid.uuid4().hex, **fields}
     if sign_key is not None:
-        key = load_signing_key(sign_key)
+        key = sign_key if isinstance(sign_key, Ed25519PrivateKey) else load_signing_key(sign_key)
         body.update(ts=int(time.time()), nonce=secrets.token_urlsafe(24))
         body["sig"] = sign(key, signed_bytes(name, body))
     m = cfg.mqtt
@@ -173,15 +180,14 @@ def send_command(cfg: Config, device: str, name: str, fields: dict, *, sign_key:
     answer: dict = {}
     got = threading.Event()
     subscribed = threading.Event()
-    office = cfg.device.office
-    base = f"roomnote/v1/{office}/{device}"
+    topics = Topics(cfg.device.office, device)
 
     def on_connect(client, userdata, flags, rc, properties):
         if rc.is_failure:
             answer["error"] = str(explain_connack(rc, m))
             got.set()
             return
-        client.subscribe(f"{base}/events", qos=1)
+        client.subscribe(topics.events, qos=1)
 
     def on_subscribe(client, userdata, mid, rcs, properties):
         subscribed.set()
@@ -206,7 +212,7 @@ def send_command(cfg: Config, device: str, name: str, fields: dict, *, sign_key:
             raise PublishError(f"the broker at {m.host}:{m.port} did not accept the inbox's subscription; check its ACL")
         if "error" in answer:
             raise PublishError(answer["error"])
-        info = c.publish(f"{base}/commands/{name}", json.dumps(body), qos=1)
+        info = c.publish(topics.command(name), json.dumps(body), qos=1)
         info.wait_for_publish(10)
         got.wait(wait_s)
     finally:

@@ -81,7 +81,6 @@ class PublishingService:
 
         self._lock = threading.RLock()  # guards _inflight, _held_in_memory, _hold_until
         self._inflight: dict[int, _Flight] = {}
-        self._early_acks: dict[int, Any] = {}
         self._acks: queue.SimpleQueue = queue.SimpleQueue()
         self._held_in_memory: list[RedactedNote | Receipt] = []  # could not be written (disk full)
         self._hold_until: dict[str, float] = {}  # message id -> time; refused by the broker
@@ -92,6 +91,7 @@ class PublishingService:
         self._connected = False
         self._rescan = True
         self._last_error: str | None = None
+        self._audit_failing = False  # the audit log could not be written last time (said once)
         self._started = time.monotonic()
         self._threads: list[threading.Thread] = []
         self.delivered = 0  # messages acknowledged since start (for the CLI and the benchmark)
@@ -129,7 +129,7 @@ class PublishingService:
             self.audit.append(event, **fields)
             self._audit_failing = False
         except (OSError, AuditError) as e:
-            if not getattr(self, "_audit_failing", False):
+            if not self._audit_failing:
                 log.error("the audit log cannot be written (%s); delivery goes on, entries are missing until "
                           "there is room", getattr(e, "strerror", None) or e)
             self._audit_failing = True
@@ -227,10 +227,8 @@ class PublishingService:
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 self._rescan = True
                 return
+            # registered under the lock the PUBACK handler takes, so its PUBACK cannot be seen first
             self._inflight[info.mid] = _Flight(entry, msg, time.monotonic())
-            early = self._early_acks.pop(info.mid, None)
-        if early is not None:
-            self._acked(info.mid, early)
 
     def _scan(self) -> None:
         """Send everything queued that is not in flight: after a (re)connect, a refusal, or a busy spell."""
@@ -238,9 +236,9 @@ class PublishingService:
         with self._lock:
             flying = {f.msg.message_id for f in self._inflight.values()}
             memory = list(self._held_in_memory)
-        for msg in memory:
+        for msg in memory:  # to disk if there is room again, else straight to the broker
             if msg.message_id not in flying:
-                self._retry_write(msg)
+                self._send(self._to_disk(msg), msg)
         for entry in self.outbox.entries():
             if self._stop.is_set() or not self._connected:
                 return
@@ -260,18 +258,17 @@ class PublishingService:
                 continue
             self._send(entry, msg)
 
-    def _retry_write(self, msg: RedactedNote | Receipt) -> None:
-        """A message held in memory: to disk if there is room again, else straight to the broker."""
+    def _to_disk(self, msg: RedactedNote | Receipt) -> Entry | None:
+        """A message held in memory (disk full): into the outbox if there is room again, else None."""
         try:
             entry = self.outbox.put(msg)
         except PublishError:
-            entry = None
-        if entry is not None:
-            with self._lock:
-                if msg in self._held_in_memory:
-                    self._held_in_memory.remove(msg)
-            log.info("outbox: %s written to disk after all", msg.message_id)
-        self._send(entry, msg)
+            return None
+        with self._lock:
+            if msg in self._held_in_memory:
+                self._held_in_memory.remove(msg)
+        log.info("outbox: %s written to disk after all", msg.message_id)
+        return entry
 
     def _write_held_to_disk(self) -> None:
         """Messages kept in memory for a full disk go to the outbox as soon as there is room."""
@@ -279,14 +276,8 @@ class PublishingService:
             flying = {f.msg.message_id for f in self._inflight.values()}
             memory = [m for m in self._held_in_memory if m.message_id not in flying]
         for msg in memory:
-            try:
-                self.outbox.put(msg)
-            except PublishError:
+            if self._to_disk(msg) is None:
                 return
-            with self._lock:
-                if msg in self._held_in_memory:
-                    self._held_in_memory.remove(msg)
-            log.info("outbox: %s written to disk after all", msg.message_id)
             self._rescan = True
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
@@ -300,12 +291,7 @@ class PublishingService:
                 return
             if client is not self._client:
                 continue  # an old connection's
-            with self._lock:
-                known = mid in self._inflight
-                if not known:
-                    self._early_acks[mid] = rc
-            if known:
-                self._acked(mid, rc)
+            self._acked(mid, rc)  # events' and heartbeats' PUBACKs are no flight's: ignored there
 
     def _acked(self, mid: int, rc) -> None:
         with self._lock:
@@ -321,6 +307,8 @@ class PublishingService:
             self._audit("publish_refused", message_id=msg.message_id, reason=str(rc).replace(" ", "_"))
             self.emit({"event": "error", "reason": "publish_refused", "message_id": msg.message_id})
             return
+        with self._lock:
+            self._hold_until.pop(msg.message_id, None)  # accepted after a refusal: forget the refusal
         if flight.entry is not None:
             self.outbox.remove(flight.entry)  # P7: only now does it leave the outbox
         else:
@@ -359,7 +347,6 @@ class PublishingService:
                 self._connected = False
                 with self._lock:
                     self._inflight.clear()
-                    self._early_acks.clear()
                 try:
                     client.disconnect()
                 except Exception:  # noqa: BLE001 - the socket may be gone already
@@ -417,7 +404,6 @@ class PublishingService:
             self._connected = False
             with self._lock:
                 self._inflight.clear()
-                self._early_acks.clear()
             if not self._stop.is_set():
                 log.warning("lost the connection to the broker; %d message(s) wait in the outbox", self._pending_count())
                 self._audit("broker_disconnected", outbox=len(self.outbox))

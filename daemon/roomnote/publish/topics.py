@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 ROOT = "roomnote/v1"
 COMMANDS = ("consent", "revise", "finalize", "discard", "ping")
-KINDS = ("notes", "status", "events", "receipts")
 
 
 @dataclass(frozen=True)
