@@ -315,3 +315,43 @@ def test_receipts_are_verified_with_the_devices_key(tmp_path):
     unknown = store.check_receipt(receipt(tmp_path / "room-a.key", device="room-b"))
     assert unknown.state == "no_key" and "not checked" in unknown.message
     assert store.check_receipt("0" * 32) is None and store.check_receipt("../../etc/passwd") is None
+
+
+def test_the_list_trusts_only_receipts_whose_signature_verifies(tmp_path):
+    """Each note's status on the list comes from its closing receipt only when the box's key
+    verifies it (P5): a forged receipt, or one from a box whose key the workstation lacks, is
+    'Receipt not verified', never 'Finalised'."""
+    from roomnote.notes import to_dict
+    from roomnote.publish.keys import load_signing_key, new_ed25519_pair
+    from roomnote.publish.messages import make_receipt
+    from roomnote.review.store import Store
+
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "room-a.pub.pem").write_bytes(new_ed25519_pair(tmp_path / "room-a.key").read_bytes())
+    new_ed25519_pair(tmp_path / "other.key")
+    store = Store(tmp_path / "inbox", keys)
+    _, note = redacted_session("sess-list-1")
+    d = to_dict(note)
+    ids = {name: f"{i:032x}" for i, name in enumerate(["finalised", "forged", "no key", "revised", "damaged"], 1)}
+    for name, note_id in ids.items():
+        for v in (1, 2) if name == "revised" else (1,):
+            (store.dir / f"{note_id}.v{v}.json").write_text(json.dumps({**d, "note_id": note_id, "version": v}))
+    (store.dir / f"{ids['damaged']}.v1.json").write_text("{not json")
+    (store.dir / "receipts" / "ffffffff.json").write_text('{"note_id": ["not", "an", "id"]}')
+
+    def receipt(name, key_file, device="room-a"):
+        r = make_receipt(load_signing_key(key_file), office="office1", device=device, note_id=ids[name],
+                         note_version=1, note_sha256="cd" * 32, session_id="s1", action="finalized",
+                         destroyed=["redacted_transcript", "session_key"])
+        (store.dir / "receipts" / f"{r.receipt_id}.json").write_bytes(r.payload)
+
+    receipt("finalised", tmp_path / "room-a.key")
+    receipt("forged", tmp_path / "other.key")
+    receipt("no key", tmp_path / "room-a.key", device="room-b")
+    rows = {r["note_id"]: r for r in store.rows("office1")}
+    assert {name: rows[i]["status"] for name, i in ids.items() if i in rows} == {
+        "finalised": "finalised", "forged": "unverified", "no key": "unverified", "revised": "revised"}
+    assert rows[ids["forged"]]["status_text"] == "Receipt not verified"
+    for note_id, row in rows.items():  # one row (a note arriving on the live list) is the same as in the list
+        assert store.row(note_id, "office1") == row
