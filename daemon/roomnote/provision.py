@@ -263,7 +263,10 @@ def _toml_value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return repr(v)
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # a basic string: control characters too (a tab or a newline in a device name) must be
+    # escaped, or the box's configuration would not load
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in s) + '"'
 
 
 # ---- keys and certificates ----------------------------------------------------------------------
