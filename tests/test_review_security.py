@@ -102,6 +102,17 @@ def test_a_post_without_the_csrf_token_is_refused(local):
     assert stat.S_IMODE((edits / f"{nid}.json").stat().st_mode) == 0o600
 
 
+def test_an_action_on_a_note_that_is_not_there_is_not_found(local):
+    url = local["server"].url
+    _, html = request(url)
+    headers = {"content-type": "application/json", "x-csrf-token": csrf_of(html)}
+    bodies = {"finalize": {}, "revise": {"instruction": "shorter"}, "format": {"format": "dap"}}
+    for note_id in ("0" * 32, "not-a-note-id"):
+        for action, body in bodies.items():
+            r, data = request(url, "POST", f"/notes/{note_id}/{action}", body=json.dumps(body).encode(),
+                              headers=headers)
+            assert (r.status, json.loads(data)["message"]) == (404, "no such note"), (note_id, action, data)
+
 def test_a_foreign_host_name_is_refused_without_a_login(local):
     # a DNS-rebinding page reaches 127.0.0.1 under its own name: the Host header gives it away
     r, _ = request(local["server"].url, headers={"host": f"evil.example:{local['server'].port}"})
