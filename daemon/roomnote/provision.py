@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import grp
 import os
 import pwd
 import tomllib
@@ -85,10 +84,6 @@ class Office:
     @property
     def office(self) -> str:
         return self.settings["device.office"]
-
-    @property
-    def mqtt_enabled(self) -> bool:
-        return self.settings.get("mqtt.enabled", True)
 
 
 def _config_type(key: str) -> type:
@@ -289,11 +284,10 @@ def resolve_owner(name: str) -> Owner:
 
 class Provisioner:
     def __init__(self, office: Office, root: Path, owner: Owner, *, rotate_keys: bool = False,
-                 cert: Path | None = None, manifest: str | None = None):
+                 cert: Path | None = None):
         self.office, self.root, self.owner = office, Path(root), owner
         self.rotate = rotate_keys
         self.cert = cert or office.files.get("certificate.file")
-        self.manifest = manifest
         self.done: list[str] = []
 
     def at(self, box_path: Path | str) -> Path:
@@ -572,10 +566,3 @@ def provision(office_file: Path, root: Path = Path("/"), *, owner: str = "roomno
     cfg = dataclasses.replace(cfg, models=dataclasses.replace(cfg.models, dir=str(p.at(cfg.models.dir)),
                                                               manifest=manifest))
     return done, check_models(cfg)
-
-
-def group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
