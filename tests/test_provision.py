@@ -20,6 +20,8 @@ from conftest import REPO, run_roomnote
 from mqtt_helpers import Pki
 from roomnote.config import load_config
 from roomnote.publish.keys import load_outbox_key, load_signing_key
+from roomnote.publish.messages import make_receipt
+from roomnote.publish.outbox import Outbox
 
 EXAMPLE = REPO / "firmware-config" / "office.example.toml"
 NOBODY = pwd.getpwnam("nobody")
@@ -166,12 +168,15 @@ def test_rotate_keys_replaces_every_key_and_retires_the_old_certificate(office, 
 
 def test_rotate_keys_refuses_while_notes_wait_in_the_outbox(office, tmp_path):
     root = tmp_path / "root"
-    assert provision(office, root).returncode == 0
-    outbox = root / "var/lib/roomnote/outbox"
-    outbox.mkdir()
-    (outbox / "00000001.msg").write_bytes(b"sealed note")
+    me = pwd.getpwuid(os.geteuid()).pw_name  # the keys' owner, so that this test may seal with them
+    assert provision(office, root, owner=me).returncode == 0
+    keys = root / "var/lib/roomnote/keys"
+    receipt = make_receipt(load_signing_key(keys / "device-signing.key"), office="north", device="room-a",
+                           note_id="ab" * 16, note_version=1, note_sha256="cd" * 32, session_id="s1",
+                           action="finalized", destroyed=["redacted_transcript"])
+    Outbox(root / "var/lib/roomnote/outbox", load_outbox_key(keys / "outbox.key")).put(receipt)  # sealed, queued
     before = snapshot(root)
-    r = provision(office, root, "--rotate-keys")
+    r = provision(office, root, "--rotate-keys", owner=me)
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "1 queued message(s)" in r.stderr
     assert "roomnote outbox send" in r.stderr

@@ -356,8 +356,10 @@ class Provisioner:
         """The outbox key encrypts queued notes: rotating it under them would lose them (P7)."""
         if not self.rotate:
             return
+        from .publish.outbox import list_entries
+
         outbox = self.at(cfg.outbox.dir)
-        queued = [p for p in outbox.glob("*") if p.is_file()] if outbox.is_dir() else []
+        queued = list_entries(outbox) if outbox.is_dir() else []
         if queued:
             raise RoomnoteError(f"{cfg.outbox.dir} holds {len(queued)} queued message(s) encrypted under the current "
                                 "outbox key; deliver them first ('roomnote outbox send') and rotate again; nothing "
