@@ -59,6 +59,14 @@ class ReceiptCheck:
     message: str
 
 
+def status_of(closing: ReceiptCheck | None, latest_version: int) -> str:
+    """A note's status from its closing receipt (if any) and its newest version."""
+    if closing is not None:
+        # only a receipt whose signature verifies is proof of what the box did
+        return _CLOSED[closing.receipt["action"]] if closing.state == "verified" else "unverified"
+    return "revised" if latest_version > 1 else "new"
+
+
 class Store:
     def __init__(self, folder: Path, device_keys: Path | None = None):
         self.dir = Path(folder).expanduser()
@@ -110,14 +118,7 @@ class Store:
         return self._devices().get(note_id) or self.note_dict(note_id)["session"]["device_id"]
 
     def status(self, note_id: str, latest_version: int) -> str:
-        return self._status(self.receipts(note_id), latest_version)
-
-    def _status(self, receipts: list[dict], latest_version: int) -> str:
-        closing = self._closing(receipts)
-        if closing is not None:
-            # only a receipt whose signature verifies is proof of what the box did
-            return _CLOSED[closing.receipt["action"]] if closing.state == "verified" else "unverified"
-        return "revised" if latest_version > 1 else "new"
+        return status_of(self.closing_receipt(note_id), latest_version)
 
     def _index(self) -> _Index:
         return _Index(self.versions(), self._devices(), self._receipts_by_note())
@@ -132,7 +133,7 @@ class Store:
         s = d["session"]
         start = datetime.fromisoformat(s["started_at"]).astimezone()  # the workstation's time zone
         end = datetime.fromisoformat(s["ended_at"]).astimezone()
-        status = self._status(ix.receipts.get(note_id, []), d["version"])
+        status = status_of(self._closing(ix.receipts.get(note_id, [])), d["version"])
         return {"note_id": note_id, "version": d["version"], "format": d["format"],
                 "format_title": FORMAT_TITLES.get(d["format"], d["format"].upper()),
                 "started_at": s["started_at"], "date": start.date().isoformat(),
