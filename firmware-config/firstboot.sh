@@ -10,7 +10,8 @@
 #                     (practice-ca.pem; device.pem once the practice CA has signed the request)
 #   wheels/           roomnote and its dependencies as wheels (pip wheel '.[pi]' -w wheels)
 #   models/           model bundles (*.zip, *.tar.gz) pinned in the manifest, e.g.
-#                     vosk-model-small-en-us-0.15.zip
+#                     vosk-model-small-en-us-0.15.zip, and the sentence encoder's directory
+#                     (all-minilm-l6-v2-int8/, built by `make encoder`)
 #   firstboot.log     written here: what happened, for IT to read back on another machine
 #   <device>.csr      written here: the certificate request for the practice CA
 set -euo pipefail
@@ -84,8 +85,12 @@ fi
 # 4. configuration, keys and the certificate request; the certificate when IT has put it there
 cert_args=()
 [ -f "$SETUP/device.pem" ] && cert_args=(--cert "$SETUP/device.pem")
-"$ROOMNOTE" provision --office "$SETUP/office.toml" "${cert_args[@]}" 2>&1 | tee -a "$LOG" ||
-    die "provisioning failed (above)"
+provision() { "$ROOMNOTE" provision --office "$SETUP/office.toml" "${cert_args[@]}" 2>&1 | tee -a "$LOG"; }
+# provisioning fails while a model it checks is still a bundle on the card (a Korean office's
+# vosk model): it has written the configuration by then, which step 5 needs, so try again there
+models_pending=no
+provision || models_pending=yes
+[ -f /etc/roomnote/roomnote.toml ] || die "provisioning failed (above)"
 device=$(sed -n 's/^id = "\(.*\)"$/\1/p' /etc/roomnote/roomnote.toml | head -n 1)
 if [ -f /etc/roomnote/tls/device.csr ]; then
     cp /etc/roomnote/tls/device.csr "$SETUP/$device.csr"
@@ -98,6 +103,18 @@ for bundle in "$SETUP"/models/*.zip "$SETUP"/models/*.tar "$SETUP"/models/*.tar.
     log "installing model bundle $(basename "$bundle")"
     "$ROOMNOTE" models install "$bundle" --config /etc/roomnote/roomnote.toml 2>&1 | tee -a "$LOG" || die "model bundle $(basename "$bundle") refused (above)"
 done
+# the sentence encoder is a directory built by `make encoder` (README, Models), not a bundle:
+# copied as it is; provisioning below hashes every file of it against the manifest (P6)
+for dir in "$SETUP"/models/*/; do
+    name=$(basename "$dir")
+    log "copying model directory $name"
+    rm -rf "/var/lib/roomnote/models/$name"
+    cp -r --no-preserve=mode,ownership "$dir" "/var/lib/roomnote/models/$name"
+    models_pending=yes
+done
+if [ "$models_pending" = yes ]; then
+    provision || die "provisioning failed (above)"
+fi
 
 # 6. the service: enabled now, started once the box has its certificate
 install -m 0644 "$SHARE/systemd/roomnote.service" /etc/systemd/system/roomnote.service

@@ -241,3 +241,18 @@ def test_not_an_archive(tmp_path):
     assert r.returncode == 2 and "not a zip or tar archive" in r.stderr
     r = install(tmp_path / "missing.zip", cfg)
     assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_an_unpinned_hostile_archive_is_refused_for_its_hash_before_it_is_opened(tmp_path):
+    """The SHA-256 is checked first (P6): an archive no manifest pins is refused for that alone,
+    so its entries (here a path out of the model) are never read, let alone unpacked."""
+    pinned = _tar(tmp_path / "pinned.tar.gz", [("model/conf/model.conf", b"x")])
+    hostile = _tar(tmp_path / "hostile.tar.gz", HOSTILE["traversal"][0])
+    cfg = config_for(tmp_path, manifest_for(tmp_path, {"ko-test": (pinned, False)}))
+    r = install(hostile, cfg)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        f"roomnote: error: {hostile}: its SHA-256 {sha256_file(hostile)} matches no model archive pinned in "
+        f"{tmp_path / 'manifest.toml'}; copy the archive again from a trusted source, or pin it in the manifest "
+        "(archive.sha256)"]
+    assert leftovers(tmp_path / "models") == [] and not (tmp_path / "escaped").exists()

@@ -20,6 +20,8 @@ from conftest import REPO, run_roomnote
 from mqtt_helpers import Pki
 from roomnote.config import load_config
 from roomnote.publish.keys import load_outbox_key, load_signing_key
+from roomnote.publish.messages import make_receipt
+from roomnote.publish.outbox import Outbox
 
 EXAMPLE = REPO / "firmware-config" / "office.example.toml"
 NOBODY = pwd.getpwnam("nobody")
@@ -166,12 +168,15 @@ def test_rotate_keys_replaces_every_key_and_retires_the_old_certificate(office, 
 
 def test_rotate_keys_refuses_while_notes_wait_in_the_outbox(office, tmp_path):
     root = tmp_path / "root"
-    assert provision(office, root).returncode == 0
-    outbox = root / "var/lib/roomnote/outbox"
-    outbox.mkdir()
-    (outbox / "00000001.msg").write_bytes(b"sealed note")
+    me = pwd.getpwuid(os.geteuid()).pw_name  # the keys' owner, so that this test may seal with them
+    assert provision(office, root, owner=me).returncode == 0
+    keys = root / "var/lib/roomnote/keys"
+    receipt = make_receipt(load_signing_key(keys / "device-signing.key"), office="north", device="room-a",
+                           note_id="ab" * 16, note_version=1, note_sha256="cd" * 32, session_id="s1",
+                           action="finalized", destroyed=["redacted_transcript"])
+    Outbox(root / "var/lib/roomnote/outbox", load_outbox_key(keys / "outbox.key")).put(receipt)  # sealed, queued
     before = snapshot(root)
-    r = provision(office, root, "--rotate-keys")
+    r = provision(office, root, "--rotate-keys", owner=me)
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "1 queued message(s)" in r.stderr
     assert "roomnote outbox send" in r.stderr
@@ -280,3 +285,37 @@ def test_provisioning_needs_root(office, tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip() == "roomnote: error: roomnote provision sets owners and modes of keys: run it as root (sudo)"
     assert not (tmp_path / "root").exists()
+
+
+def test_the_written_configuration_reads_back_whatever_a_string_holds(office, tmp_path):
+    """microphone.device is free text: quotes, backslashes, a tab, a newline, DEL and non-ASCII
+    all come back from the written file exactly (the daemon loads it with config.load_config)."""
+    import tomllib
+
+    from roomnote.provision import box_config, load_office, to_toml
+
+    name = 'USB "Mic"\t\\ 2\nrøde\x7f'
+    office.write_text(office.read_text().replace('device = ""', r'device = "USB \"Mic\"\t\\ 2\nrøde\u007f"'),
+                      encoding="utf-8")
+    sections = box_config(load_office(office))
+    assert sections["microphone"]["device"] == name
+    written = tmp_path / "roomnote.toml"
+    written.write_text(to_toml(sections, "# header"), encoding="utf-8")
+    assert load_config(written).microphone.device == name
+    assert tomllib.loads(written.read_text(encoding="utf-8")) == sections
+
+
+def test_a_kept_key_with_loose_permissions_is_tightened(office, tmp_path):
+    """A key restored from a backup (0644, owned by root) is kept, and made 0600 and the service
+    user's again: the outbox key decrypts queued notes, the signing key signs deletion receipts."""
+    root = tmp_path / "root"
+    assert provision(office, root).returncode == 0
+    before = {rel: (root / rel).read_bytes() for rel in SECRETS}
+    for rel in SECRETS:
+        os.chown(root / rel, 0, 0)
+        os.chmod(root / rel, 0o644)
+    r = provision(office, root)
+    assert r.returncode == 0, r.stderr
+    for rel in SECRETS:
+        assert mode_owner(root / rel) == (0o600, NOBODY.pw_uid), rel
+        assert (root / rel).read_bytes() == before[rel], rel

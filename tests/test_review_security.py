@@ -102,6 +102,17 @@ def test_a_post_without_the_csrf_token_is_refused(local):
     assert stat.S_IMODE((edits / f"{nid}.json").stat().st_mode) == 0o600
 
 
+def test_an_action_on_a_note_that_is_not_there_is_not_found(local):
+    url = local["server"].url
+    _, html = request(url)
+    headers = {"content-type": "application/json", "x-csrf-token": csrf_of(html)}
+    bodies = {"finalize": {}, "revise": {"instruction": "shorter"}, "format": {"format": "dap"}}
+    for note_id in ("0" * 32, "not-a-note-id"):
+        for action, body in bodies.items():
+            r, data = request(url, "POST", f"/notes/{note_id}/{action}", body=json.dumps(body).encode(),
+                              headers=headers)
+            assert (r.status, json.loads(data)["message"]) == (404, "no such note"), (note_id, action, data)
+
 def test_a_foreign_host_name_is_refused_without_a_login(local):
     # a DNS-rebinding page reaches 127.0.0.1 under its own name: the Host header gives it away
     r, _ = request(local["server"].url, headers={"host": f"evil.example:{local['server'].port}"})
@@ -315,3 +326,43 @@ def test_receipts_are_verified_with_the_devices_key(tmp_path):
     unknown = store.check_receipt(receipt(tmp_path / "room-a.key", device="room-b"))
     assert unknown.state == "no_key" and "not checked" in unknown.message
     assert store.check_receipt("0" * 32) is None and store.check_receipt("../../etc/passwd") is None
+
+
+def test_the_list_trusts_only_receipts_whose_signature_verifies(tmp_path):
+    """Each note's status on the list comes from its closing receipt only when the box's key
+    verifies it (P5): a forged receipt, or one from a box whose key the workstation lacks, is
+    'Receipt not verified', never 'Finalised'."""
+    from roomnote.notes import to_dict
+    from roomnote.publish.keys import load_signing_key, new_ed25519_pair
+    from roomnote.publish.messages import make_receipt
+    from roomnote.review.store import Store
+
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "room-a.pub.pem").write_bytes(new_ed25519_pair(tmp_path / "room-a.key").read_bytes())
+    new_ed25519_pair(tmp_path / "other.key")
+    store = Store(tmp_path / "inbox", keys)
+    _, note = redacted_session("sess-list-1")
+    d = to_dict(note)
+    ids = {name: f"{i:032x}" for i, name in enumerate(["finalised", "forged", "no key", "revised", "damaged"], 1)}
+    for name, note_id in ids.items():
+        for v in (1, 2) if name == "revised" else (1,):
+            (store.dir / f"{note_id}.v{v}.json").write_text(json.dumps({**d, "note_id": note_id, "version": v}))
+    (store.dir / f"{ids['damaged']}.v1.json").write_text("{not json")
+    (store.dir / "receipts" / "ffffffff.json").write_text('{"note_id": ["not", "an", "id"]}')
+
+    def receipt(name, key_file, device="room-a"):
+        r = make_receipt(load_signing_key(key_file), office="office1", device=device, note_id=ids[name],
+                         note_version=1, note_sha256="cd" * 32, session_id="s1", action="finalized",
+                         destroyed=["redacted_transcript", "session_key"])
+        (store.dir / "receipts" / f"{r.receipt_id}.json").write_bytes(r.payload)
+
+    receipt("finalised", tmp_path / "room-a.key")
+    receipt("forged", tmp_path / "other.key")
+    receipt("no key", tmp_path / "room-a.key", device="room-b")
+    rows = {r["note_id"]: r for r in store.rows("office1")}
+    assert {name: rows[i]["status"] for name, i in ids.items() if i in rows} == {
+        "finalised": "finalised", "forged": "unverified", "no key": "unverified", "revised": "revised"}
+    assert rows[ids["forged"]]["status_text"] == "Receipt not verified"
+    for note_id, row in rows.items():  # one row (a note arriving on the live list) is the same as in the list
+        assert store.row(note_id, "office1") == row

@@ -13,7 +13,6 @@ In this order, so nothing of an untrusted archive is unpacked:
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import shutil
@@ -21,6 +20,7 @@ import tarfile
 import tempfile
 import tomllib
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,14 +192,14 @@ class _Tar:
                 else:
                     raise BundleError(f"{self.path}: entry {ti.name!r} is a device, FIFO or other special file; refused")
                 entries.append((parts, kind, ti.size if kind == "file" else 0, ti.linkname, ti))
-        except (tarfile.TarError, EOFError, OSError, zlib_error()) as e:
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
             raise _damaged(self.path, e) from None
         return _strip_top(entries, self.path)
 
     def unpack(self, members: list[Member], dest: Path) -> None:
         try:
             _unpack(members, dest, lambda m: self.tf.extractfile(m.ref))
-        except (tarfile.TarError, EOFError, zlib_error()) as e:
+        except (tarfile.TarError, EOFError, zlib.error) as e:
             raise _damaged(self.path, e) from None
 
     def __enter__(self):
@@ -234,7 +234,7 @@ class _Zip:
     def unpack(self, members: list[Member], dest: Path) -> None:
         try:
             _unpack(members, dest, lambda m: self.zf.open(m.ref))
-        except (zipfile.BadZipFile, EOFError, zlib_error()) as e:
+        except (zipfile.BadZipFile, EOFError, zlib.error) as e:
             raise _damaged(self.path, e) from None
 
     def __enter__(self):
@@ -242,12 +242,6 @@ class _Zip:
 
     def __exit__(self, *exc):
         self.zf.close()
-
-
-def zlib_error():
-    import zlib
-
-    return zlib.error
 
 
 def _damaged(path: Path, e: BaseException) -> BundleError:
@@ -335,7 +329,3 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
             shutil.rmtree(old)
         else:
             old.unlink()
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import grp
 import os
 import pwd
 import tomllib
@@ -85,10 +84,6 @@ class Office:
     @property
     def office(self) -> str:
         return self.settings["device.office"]
-
-    @property
-    def mqtt_enabled(self) -> bool:
-        return self.settings.get("mqtt.enabled", True)
 
 
 def _config_type(key: str) -> type:
@@ -263,7 +258,10 @@ def _toml_value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return repr(v)
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # a basic string: control characters too (a tab or a newline in a device name) must be
+    # escaped, or the box's configuration would not load
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c for c in s) + '"'
 
 
 # ---- keys and certificates ----------------------------------------------------------------------
@@ -286,11 +284,10 @@ def resolve_owner(name: str) -> Owner:
 
 class Provisioner:
     def __init__(self, office: Office, root: Path, owner: Owner, *, rotate_keys: bool = False,
-                 cert: Path | None = None, manifest: str | None = None):
+                 cert: Path | None = None):
         self.office, self.root, self.owner = office, Path(root), owner
         self.rotate = rotate_keys
         self.cert = cert or office.files.get("certificate.file")
-        self.manifest = manifest
         self.done: list[str] = []
 
     def at(self, box_path: Path | str) -> Path:
@@ -359,8 +356,10 @@ class Provisioner:
         """The outbox key encrypts queued notes: rotating it under them would lose them (P7)."""
         if not self.rotate:
             return
+        from .publish.outbox import list_entries
+
         outbox = self.at(cfg.outbox.dir)
-        queued = [p for p in outbox.glob("*") if p.is_file()] if outbox.is_dir() else []
+        queued = list_entries(outbox) if outbox.is_dir() else []
         if queued:
             raise RoomnoteError(f"{cfg.outbox.dir} holds {len(queued)} queued message(s) encrypted under the current "
                                 "outbox key; deliver them first ('roomnote outbox send') and rotate again; nothing "
@@ -569,10 +568,3 @@ def provision(office_file: Path, root: Path = Path("/"), *, owner: str = "roomno
     cfg = dataclasses.replace(cfg, models=dataclasses.replace(cfg.models, dir=str(p.at(cfg.models.dir)),
                                                               manifest=manifest))
     return done, check_models(cfg)
-
-
-def group_name(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)

@@ -36,7 +36,7 @@ from ..notes.formats import FORMAT_TITLES
 from ..notes.render import clock, to_markdown, to_text, topic_summary
 from .diff import item_text, note_changes
 from .security import SESSION_COOKIE, Csrf, Sessions, check_password, host_of, is_loopback
-from .store import NOTE_ID, STATUS_TEXT, Store
+from .store import NOTE_ID, STATUS_TEXT, Store, status_of
 
 log = logging.getLogger("roomnote.review")
 HERE = Path(__file__).parent
@@ -296,8 +296,8 @@ class ReviewApp:
                               "change": change.kind if change else "same",
                               "parts": change.parts if change else [("eq", item_text(it))]})
             sections.append({"key": s.key, "title": s.title, "items": items})
-        status = self.store.status(note_id, versions[-1])
         receipt = self.store.closing_receipt(note_id)
+        status = status_of(receipt, versions[-1])
         edit = self.store.edit(note_id)
         return {
             "note": note, "note_id": note_id, "version": v, "latest": versions[-1], "versions": versions,

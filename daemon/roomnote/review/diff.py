@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from ..notes.model import Item, Note
 from ..notes.render import _lead_in
 
-SIMILAR = 0.5
-PLACEHOLDER_KINDS = frozenset({"empty", "no_speech"})  # SequenceMatcher ratio over words for "the same item, reworded"
+SIMILAR = 0.5  # SequenceMatcher ratio over words for "the same item, reworded"
+PLACEHOLDER_KINDS = frozenset({"empty", "no_speech"})  # "Nothing in the transcript for this section." and the like
 
 
 @dataclass

@@ -44,10 +44,27 @@ def make_private(folder: Path) -> None:
 
 
 @dataclass(frozen=True)
+class _Index:
+    """One look at the folder, for rendering the whole list."""
+
+    versions: dict[str, list[int]]  # note id -> its versions, oldest first
+    devices: dict[str, str]  # note id -> the box that sent it (devices.json)
+    receipts: dict[str, list[dict]]  # note id -> its receipts, oldest first
+
+
+@dataclass(frozen=True)
 class ReceiptCheck:
     receipt: dict
     state: str  # "verified" | "failed" | "no_key"
     message: str
+
+
+def status_of(closing: ReceiptCheck | None, latest_version: int) -> str:
+    """A note's status from its closing receipt (if any) and its newest version."""
+    if closing is not None:
+        # only a receipt whose signature verifies is proof of what the box did
+        return _CLOSED[closing.receipt["action"]] if closing.state == "verified" else "unverified"
+    return "revised" if latest_version > 1 else "new"
 
 
 class Store:
@@ -79,8 +96,7 @@ class Store:
         return {k: sorted(v) for k, v in out.items()}
 
     def note_versions(self, note_id: str) -> list[int]:
-        self._check_id(note_id)
-        return self.versions().get(note_id, [])
+        return self.versions().get(note_id, [])  # [] for anything not a note id too: no path is built from it
 
     def note_dict(self, note_id: str, version: int | None = None) -> dict:
         versions = self.note_versions(note_id)
@@ -94,54 +110,66 @@ class Store:
     def note(self, note_id: str, version: int | None = None) -> Note:
         return from_dict(self.note_dict(note_id, version))
 
-    def device(self, note_id: str) -> str:
+    def _devices(self) -> dict[str, str]:
         index = self.dir / "devices.json"
-        known = json.loads(index.read_text()) if index.exists() else {}
-        return known.get(note_id) or self.note_dict(note_id)["session"]["device_id"]
+        return json.loads(index.read_text()) if index.exists() else {}
+
+    def device(self, note_id: str) -> str:
+        return self._devices().get(note_id) or self.note_dict(note_id)["session"]["device_id"]
 
     def status(self, note_id: str, latest_version: int) -> str:
-        closing = self.closing_receipt(note_id)
-        if closing is not None:
-            # only a receipt whose signature verifies is proof of what the box did
-            return _CLOSED[closing.receipt["action"]] if closing.state == "verified" else "unverified"
-        return "revised" if latest_version > 1 else "new"
+        return status_of(self.closing_receipt(note_id), latest_version)
 
-    def row(self, note_id: str, office: str) -> dict:
+    def _index(self) -> _Index:
+        return _Index(self.versions(), self._devices(), self._receipts_by_note())
+
+    def row(self, note_id: str, office: str, index: _Index | None = None) -> dict:
         """What the list shows of one note (its newest version); no note text."""
-        d = self.note_dict(note_id)
+        ix = index or self._index()
+        versions = ix.versions.get(note_id)
+        if not versions:
+            raise KeyError(note_id)
+        d = self._json(self.dir / f"{note_id}.v{versions[-1]}.json")
         s = d["session"]
         start = datetime.fromisoformat(s["started_at"]).astimezone()  # the workstation's time zone
         end = datetime.fromisoformat(s["ended_at"]).astimezone()
-        status = self.status(note_id, d["version"])
+        status = status_of(self._closing(ix.receipts.get(note_id, [])), d["version"])
         return {"note_id": note_id, "version": d["version"], "format": d["format"],
                 "format_title": FORMAT_TITLES.get(d["format"], d["format"].upper()),
                 "started_at": s["started_at"], "date": start.date().isoformat(),
                 "time": f"{start:%H:%M}\u2013{end:%H:%M}", "duration_min": s.get("duration_min"),
-                "office": office, "device": self.device(note_id), "status": status,
+                "office": office, "device": ix.devices.get(note_id) or s["device_id"], "status": status,
                 "status_text": STATUS_TEXT[status], "risk": bool(d.get("risk_flags")),
                 "edited": (self.dir / "edits" / f"{note_id}.json").exists()}
 
     def rows(self, office: str) -> list[dict]:
+        ix = self._index()  # the folder is listed once per render, not once per note
         rows = []
-        for note_id in self.versions():
+        for note_id in ix.versions:
             try:
-                rows.append(self.row(note_id, office))
+                rows.append(self.row(note_id, office, ix))
             except (OSError, ValueError, KeyError):
                 continue  # a damaged file is skipped, not fatal; the inbox logged it
         return sorted(rows, key=lambda r: r["started_at"], reverse=True)
 
     # ---- receipts ------------------------------------------------------------------------
 
-    def receipts(self, note_id: str) -> list[dict]:
-        out = []
+    def _receipts_by_note(self) -> dict[str, list[dict]]:
+        """note id -> its receipts, oldest first."""
+        out: dict[str, list[dict]] = {}
         for p in sorted((self.dir / "receipts").glob("*.json")):
             try:
                 d = self._json(p)
             except (OSError, ValueError):
                 continue
-            if d.get("note_id") == note_id:
-                out.append(d)
-        return sorted(out, key=lambda d: str(d.get("destroyed_at", "")))
+            if isinstance(d, dict) and isinstance(d.get("note_id"), str):
+                out.setdefault(d["note_id"], []).append(d)
+        for found in out.values():
+            found.sort(key=lambda d: str(d.get("destroyed_at", "")))
+        return out
+
+    def receipts(self, note_id: str) -> list[dict]:
+        return self._receipts_by_note().get(note_id, [])
 
     def check_receipt(self, receipt_id: str) -> ReceiptCheck | None:
         if not re.fullmatch(r"[0-9a-f]{8,64}", receipt_id):
@@ -164,7 +192,10 @@ class Store:
         return ReceiptCheck(d, "verified", f"Signature verified with {device}'s key ({d.get('key_id', '')}).")
 
     def closing_receipt(self, note_id: str) -> ReceiptCheck | None:
-        closed = [r for r in self.receipts(note_id) if r.get("action") in _CLOSED]
+        return self._closing(self.receipts(note_id))
+
+    def _closing(self, receipts: list[dict]) -> ReceiptCheck | None:
+        closed = [r for r in receipts if r.get("action") in _CLOSED]
         return self.check_receipt(closed[-1]["receipt_id"]) if closed else None
 
     # ---- the therapist's own version -----------------------------------------------------
