@@ -18,7 +18,6 @@ import posixpath
 import shutil
 import tarfile
 import tempfile
-import tomllib
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -45,32 +44,17 @@ class Member:
     ref: object = None  # the archive's own member object
 
 
-def archive_pins(manifest: Manifest) -> dict[str, dict]:
-    """name -> {"sha256", "size" (optional), "file" (optional)} for entries with an archive pin."""
-    raw = tomllib.loads(Path(manifest.path).read_text(encoding="utf-8"))
-    pins = {}
-    for m in raw.get("model", []):
-        a = m.get("archive")
-        if isinstance(a, dict) and isinstance(a.get("sha256"), str):
-            pins[m["name"]] = {**a, "sha256": a["sha256"].lower()}
-    return pins
-
-
 def install_bundle(bundle: Path, manifest: Manifest, models_dir: Path, *,
                    max_bytes: int = DEFAULT_MAX_BYTES) -> list[str]:
     bundle = Path(bundle)
     if not bundle.is_file():
         raise BundleError(f"{bundle}: no such file; pass the model archive (.zip or .tar.gz)")
     digest = sha256_file(bundle)
-    pins = archive_pins(manifest)
-    matches = [n for n, a in pins.items() if a["sha256"] == digest]
+    matches = [e.name for e in manifest.entries.values() if e.archive_sha256 == digest]
     if not matches:
         raise BundleError(f"{bundle}: its SHA-256 {digest} matches no model archive pinned in {manifest.path}; "
                           "copy the archive again from a trusted source, or pin it in the manifest (archive.sha256)")
     entry = manifest.get(matches[0])
-    size = pins[entry.name].get("size")
-    if size is not None and bundle.stat().st_size != size:  # cannot happen with a matching hash; belt and braces
-        raise BundleError(f"{bundle}: size differs from the manifest's archive.size; copy the archive again")
     scheme, _, dirname = entry.location.partition(":")
     if scheme != "provisioned" or not dirname or "/" in dirname:
         raise BundleError(f"model {entry.name} is not installed from an archive (location {entry.location})")

@@ -40,6 +40,7 @@ class ModelEntry:
     source: str
     location: str
     files: tuple[ModelFile, ...]
+    archive_sha256: str = ""  # provisioned models: the SHA-256 of the archive IT installs from ("" = none pinned)
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,10 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     for i, m in enumerate(raw.get("model", [])):
         try:
             files = tuple(ModelFile(f["path"], f["sha256"].lower(), int(f["size"])) for f in m.get("files", []))
+            archive = m.get("archive") or {}
             entry = ModelEntry(m["name"], m["kind"], m["engine"], m.get("language", ""), m["version"],
-                               m["licence"], m["source"], m["location"], files)
+                               m["licence"], m["source"], m["location"], files,
+                               str(archive.get("sha256", "")).lower())
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"{path}: model entry {i + 1} is malformed (missing or bad {e}); see the comments at the top of the manifest") from None
         entries[entry.name] = entry

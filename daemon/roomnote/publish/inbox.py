@@ -54,7 +54,7 @@ class Inbox:
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
         self._lock = threading.Lock()
-        self._devices = _read_devices(self.out)  # note id -> its box; this inbox is the file's only writer
+        self._devices = read_devices(self.out)  # note id -> its box; this inbox is the file's only writer
 
     def connect(self) -> None:
         m = self.cfg.mqtt
@@ -151,13 +151,14 @@ class Inbox:
             self._client.loop_stop()
 
 
-def _read_devices(out: Path) -> dict[str, str]:
+def read_devices(out: Path) -> dict[str, str]:
+    """The inbox's devices.json: note id -> the box that sent it."""
     index = Path(out) / "devices.json"
     return json.loads(index.read_text()) if index.exists() else {}
 
 
 def device_of(out: Path, note_id: str) -> str:
-    known = _read_devices(out)
+    known = read_devices(out)
     if note_id not in known:
         raise PublishError(f"note {note_id} is not in the inbox at {out}; pass --device, or --out of the inbox "
                            "that received it")

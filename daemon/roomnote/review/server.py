@@ -78,10 +78,11 @@ def run_review(cfg: Config, host: str, port: int) -> None:
     check_bind(rc, host)
     tls = bool(rc.tls_cert and rc.tls_key)
     store = Store(Path(rc.inbox), Path(rc.device_keys) if rc.device_keys else None)
-    sign_key = Path(rc.sign_key).expanduser() if rc.sign_key else None
-    if sign_key is not None:
+    sign_key = None
+    if rc.sign_key:
         from ..publish.keys import load_signing_key
-        load_signing_key(sign_key)  # a bad key is one line now, not at the first click
+        # loaded once: a bad key is one line now, not at the first click, and no file read per command
+        sign_key = load_signing_key(Path(rc.sign_key).expanduser())
 
     def sender(device: str, name: str, fields: dict):
         return send_command(cfg, device, name, fields, sign_key=sign_key, wait_s=rc.answer_wait_s)

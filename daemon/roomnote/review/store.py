@@ -21,6 +21,7 @@ from ..errors import PublishError
 from ..notes.formats import FORMAT_TITLES
 from ..notes.model import Note
 from ..notes.render import from_dict
+from ..publish.inbox import read_devices
 from ..publish.keys import load_public_key
 from ..publish.messages import verify_receipt
 from ..storage import write_atomic
@@ -111,8 +112,7 @@ class Store:
         return from_dict(self.note_dict(note_id, version))
 
     def _devices(self) -> dict[str, str]:
-        index = self.dir / "devices.json"
-        return json.loads(index.read_text()) if index.exists() else {}
+        return read_devices(self.dir)
 
     def device(self, note_id: str) -> str:
         return self._devices().get(note_id) or self.note_dict(note_id)["session"]["device_id"]
