@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from appliance_rig import Rig, read_pcm, wait_for
+from appliance_rig import Rig, assert_session_wiped, read_pcm, wait_for
 from roommic import NAME, room_microphone
 from roomnote.appliance import ConsentError
 from roomnote.sinks import NoteDirectory
@@ -73,6 +73,7 @@ def test_clinician_session_start_stop(rig_factory, room, speech):
     assert rig.streams == []  # armed is not recording
 
     rig.press("recording")
+    session = app.session
     assert app.light.pattern == "on" and rig.led.state == 1.0
     room.speak(speech)
     room.wait_spoken()
@@ -99,6 +100,7 @@ def test_clinician_session_start_stop(rig_factory, room, speech):
     assert "anxious" in text  # the speech was heard, live
     assert not any(w in text for w in CANARY)
     assert not any(w in json.dumps(rig.events).lower() for w in CANARY + ["anxious"])
+    assert_session_wiped(session, app.engines.vad)  # P1: the audio is zeroed when the session ends
 
 
 def test_withdrawal_drops_everything_at_once(rig_factory, room, speech):
@@ -162,6 +164,7 @@ def test_maximum_length_warns_then_stops_by_itself_at_48khz(rig_factory, room, s
     app = rig.app
     rig.press("armed")
     rig.press("recording")
+    session = app.session
     started = time.monotonic()
     room.speak(speech_48k)
     assert app.light.pattern == "on"
@@ -177,6 +180,7 @@ def test_maximum_length_warns_then_stops_by_itself_at_48khz(rig_factory, room, s
     note = note_json(rig)
     assert "anxious" in json.dumps(note).lower()  # resampled in memory and recognised
     assert note["redaction_counts"].get("NAME", 0) >= 1
+    assert_session_wiped(session, app.engines.vad)  # the resampler's state too (P1)
 
 
 def test_sigterm_while_recording_finishes_the_note_then_exits(rig_factory, room, speech):
