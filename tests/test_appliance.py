@@ -120,6 +120,7 @@ def test_withdrawal_drops_everything_at_once(rig_factory, room, speech):
     assert rig.note_files() == []
     assert session.rec.segments == [] and session.blocks.empty()
     assert not np.any(session.assembler.frame) and not np.any(session.assembler.carry)
+    assert_session_wiped(session, app.engines.vad)
     room.wait_spoken()
     time.sleep(0.3)
     assert rig.kinds() == ["started", "discarded"]  # nothing composed later either
