@@ -81,6 +81,15 @@ def assert_p3(history: list[tuple[float, float]], streams: list) -> None:
         assert all(s > 0 for s in during), f"the LED went dark while the stream was open: {during}"
 
 
+def pcm_probes(pcm: np.ndarray) -> list[bytes]:
+    """32-byte windows of a recording's loud PCM: any of them in a file or a message is audio (P1)."""
+    raw = pcm.tobytes()
+    rng = np.random.default_rng(0)
+    probes = [raw[i:i + 32] for i in rng.integers(0, len(raw) - 32, 400) if len(set(raw[i:i + 32])) > 8][:50]
+    assert len(probes) >= 20
+    return probes
+
+
 def assert_session_wiped(session, vad) -> None:
     """P1 in memory: once a session is over, none of its audio buffers holds a sample."""
     session.worker.join(5)

@@ -30,6 +30,7 @@ log = logging.getLogger("roomnote.mic")
 BLOCK_SECONDS = 0.032  # PortAudio delivers one block per 32 ms (512 samples at 16 kHz)
 RATES = (SAMPLE_RATE, 48000, 44100)  # what the recognisers take first, then common device rates
 STALL_SECONDS = 2.0  # no audio for this long while open: the device is gone
+_PA_INPUT_OVERFLOW, _PA_CONTINUE = 0x2, 0  # PortAudio's paInputOverflow and paContinue (portaudio.h)
 
 
 class MicrophoneError(AudioError):
@@ -83,9 +84,7 @@ class MicSource:
         threading.Thread(target=self._watch, name="mic-watch", daemon=True).start()
 
     def _captured(self, data: bytes, frames: int, time_info, status: int):
-        import pyaudio
-
-        if status & pyaudio.paInputOverflow:
+        if status & _PA_INPUT_OVERFLOW:
             self.overflows += 1
         if not self.closing:
             block = np.frombuffer(data, np.int16).copy()
@@ -93,7 +92,7 @@ class MicSource:
             self.last_audio = time.monotonic()
             self.on_audio(block)
         wipe_bytes(data)
-        return None, pyaudio.paContinue
+        return None, _PA_CONTINUE
 
     def _watch(self) -> None:
         """Report a device that stopped (PortAudio ended the stream) or stalled."""
