@@ -194,6 +194,28 @@ def test_recognition_leaves_no_audio_in_the_vad(english_engines, default_config,
     assert vad.window is window and not window.any()
 
 
+def test_audio_arriving_after_the_session_ended_is_wiped(english_engines, default_config):
+    """A microphone slow to close may still deliver after the stop: that block is zeroed, not
+    left queued for nobody (P1)."""
+    from datetime import datetime, timezone
+
+    from roomnote.session import ConsentRecord, NoteReady, Session
+
+    posted = []
+    session = Session(english_engines, default_config, ConsentRecord("clinician", datetime.now(timezone.utc)),
+                      posted.append)
+    session.start(16000, 1)
+    noise = np.random.default_rng(7).integers(-3000, 3000, 16000, dtype=np.int16)
+    for i in range(0, len(noise), 512):
+        session.feed(noise[i:i + 512].copy())
+    session.finish()
+    session.worker.join(60)
+    assert not session.worker.is_alive() and [type(e) for e in posted] == [NoteReady]
+    late = noise[:512].copy()
+    session.feed(late)
+    assert not late.any() and session.blocks.empty()
+
+
 def test_notify_without_systemd_python_writes_the_socket_itself(tmp_path, monkeypatch):
     for path in (str(tmp_path / "n.sock"), "@roomnote-test-%d" % os.getpid()):
         server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
