@@ -160,6 +160,31 @@ def test_device_loss_keeps_what_was_captured_and_shows_the_error(rig_factory, ro
     rig.assert_p3()
 
 
+def test_recognition_failing_while_recording_closes_the_microphone(rig_factory, room):
+    rig = rig_factory()
+    app = rig.app
+    rig.press("armed")
+    rig.press("recording")
+    vad = app.engines.vad
+    sr = vad.sr
+    try:
+        vad.sr = np.array(16000, np.float32)  # onnxruntime refuses the next frame: recognition fails
+        wait_for(lambda: app.state == "error", 10, "the failure")
+    finally:
+        vad.sr = sr
+    wait_for(lambda: rig.streams[0][2] is not None, 5, "the stream to close")  # not left open for nobody
+    wait_for(lambda: app.light.pattern == "error", 5, "the error pattern")
+    assert app.mic is None and rig.levels(0.5) == DARK_AND_LIT
+    assert [e["reason"] for e in rig.events if e["event"] == "error"] == ["recognition failed (InvalidArgument)"]
+    rig.press("armed")  # the next session records and delivers
+    rig.press("recording")
+    time.sleep(0.5)
+    rig.press()
+    wait_for(lambda: "delivered" in rig.kinds() and app.state == "idle", 20, "the next note")
+    assert len(rig.streams) == 2
+    rig.assert_p3()
+
+
 def test_maximum_length_warns_then_stops_by_itself_at_48khz(rig_factory, room, speech_48k):
     rig = rig_factory(rate=48000, microphone__rate=48000, session__max_minutes=0.1, session__warn_minutes=0.05)
     app = rig.app

@@ -231,7 +231,9 @@ class Appliance:
             case NoteReady() if self._current(ev.session_id):
                 self._publish(ev.session_id, ev.note, ev.rt)
             case SessionFailed() if self._current(ev.session_id):
+                self._close_mic()  # failed while recording: nothing takes the audio any more
                 self.session = None
+                self.warn_at = self.stop_at = math.inf
                 self._fail(ev.reason)
             case Delivered() if self._current(ev.session_id):
                 self._delivered(ev)
