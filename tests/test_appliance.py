@@ -185,6 +185,27 @@ def test_recognition_failing_while_recording_closes_the_microphone(rig_factory, 
     rig.assert_p3()
 
 
+def test_no_second_stream_while_a_lost_microphone_has_not_closed(rig_factory, room):
+    rig = rig_factory()
+    app = rig.app
+    rig.press("armed")
+    rig.press("recording")
+    room.stall()  # stuck: the stream cannot close
+    wait_for(lambda: app.state == "error", 20, "the loss")
+    rig.press("armed")
+    rig.press()  # refused: a second stream's close would darken the LED of the first (P3)
+    wait_for(lambda: "refused" in rig.kinds(), 5, "the refusal")
+    assert app.state == "armed" and len(rig.streams) == 1 and rig.led.state == 1.0
+    room.unplug()
+    wait_for(lambda: rig.streams[0][2] is not None and app.mic is None, 10, "the stream to close")
+    room.replug()
+    rig.press("recording")  # now it may open again; the consent is still there
+    assert len(rig.streams) == 2
+    rig.hold()
+    wait_for(lambda: app.state == "idle", 5, "the discard")
+    rig.assert_p3()
+
+
 def test_maximum_length_warns_then_stops_by_itself_at_48khz(rig_factory, room, speech_48k):
     rig = rig_factory(rate=48000, microphone__rate=48000, session__max_minutes=0.1, session__warn_minutes=0.05)
     app = rig.app

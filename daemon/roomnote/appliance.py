@@ -323,6 +323,9 @@ class Appliance:
     # -- recording ---------------------------------------------------------------------------
 
     def _start(self) -> None:
+        if self.mic is not None:  # the last stream has not closed (a hung device): never two at once (P3)
+            self._refuse("the microphone of the last session has not closed yet; unplug it and plug it in again")
+            return
         consent = self.consent
         session = Session(self.engines, self.cfg, consent, self.post)
         sid = session.id
