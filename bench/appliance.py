@@ -36,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "daemon"), str(REPO / "tests"), str(REPO / "bench")]
 
-from asr import session_wav  # noqa: E402  (bench/asr.py: the synthesised 5-minute session)
+from asr import peak_rss_mb, session_wav  # noqa: E402  (bench/asr.py: the synthesised 5-minute session)
 from roommic import NAME, RoomMicrophone  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -45,13 +45,6 @@ TICK = os.sysconf("SC_CLK_TCK")
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
 
 
 class Notify:

@@ -48,9 +48,9 @@ def session_wav(lang: str, minutes: float = 5.0) -> Path:
     return path
 
 
-def peak_rss_mb() -> float:
-    """This process's own peak RSS (VmHWM; ru_maxrss would count the parent's before exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's own peak RSS (VmHWM; ru_maxrss would count the parent's before exec)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM in /proc/self/status")

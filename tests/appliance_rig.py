@@ -8,6 +8,7 @@ against the LED pin's full history.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 
 import threading
 import time
@@ -78,6 +79,26 @@ def assert_p3(history: list[tuple[float, float]], streams: list) -> None:
         end = closed if closed is not None else time.monotonic()
         during = [s for t, s in history if opening <= t <= end]
         assert all(s > 0 for s in during), f"the LED went dark while the stream was open: {during}"
+
+
+def pcm_probes(pcm: np.ndarray) -> list[bytes]:
+    """32-byte windows of a recording's loud PCM: any of them in a file or a message is audio (P1)."""
+    raw = pcm.tobytes()
+    rng = np.random.default_rng(0)
+    probes = [raw[i:i + 32] for i in rng.integers(0, len(raw) - 32, 400) if len(set(raw[i:i + 32])) > 8][:50]
+    assert len(probes) >= 20
+    return probes
+
+
+def assert_session_wiped(session, vad) -> None:
+    """P1 in memory: once a session is over, none of its audio buffers holds a sample."""
+    session.worker.join(5)
+    assert not session.worker.is_alive() and session.blocks.empty()
+    asm = session.assembler
+    buffers = {"frame": asm.frame, "carry": asm.carry, "resampler history": asm.resampler.history,
+               "resampler pending": asm.resampler.pending, "VAD window": vad.window}
+    assert not [name for name, a in buffers.items() if a.any()], "audio left in memory"
+    assert session.rec.segments == [] and session.rec.gate.preroll == deque()
 
 
 class Rig:

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from appliance_rig import Rig, read_pcm, wait_for
+from appliance_rig import Rig, assert_session_wiped, read_pcm, wait_for
 from roommic import NAME, room_microphone
 from roomnote.appliance import ConsentError
 from roomnote.sinks import NoteDirectory
@@ -73,6 +73,7 @@ def test_clinician_session_start_stop(rig_factory, room, speech):
     assert rig.streams == []  # armed is not recording
 
     rig.press("recording")
+    session = app.session
     assert app.light.pattern == "on" and rig.led.state == 1.0
     room.speak(speech)
     room.wait_spoken()
@@ -99,6 +100,7 @@ def test_clinician_session_start_stop(rig_factory, room, speech):
     assert "anxious" in text  # the speech was heard, live
     assert not any(w in text for w in CANARY)
     assert not any(w in json.dumps(rig.events).lower() for w in CANARY + ["anxious"])
+    assert_session_wiped(session, app.engines.vad)  # P1: the audio is zeroed when the session ends
 
 
 def test_withdrawal_drops_everything_at_once(rig_factory, room, speech):
@@ -118,6 +120,7 @@ def test_withdrawal_drops_everything_at_once(rig_factory, room, speech):
     assert rig.note_files() == []
     assert session.rec.segments == [] and session.blocks.empty()
     assert not np.any(session.assembler.frame) and not np.any(session.assembler.carry)
+    assert_session_wiped(session, app.engines.vad)
     room.wait_spoken()
     time.sleep(0.3)
     assert rig.kinds() == ["started", "discarded"]  # nothing composed later either
@@ -157,11 +160,58 @@ def test_device_loss_keeps_what_was_captured_and_shows_the_error(rig_factory, ro
     rig.assert_p3()
 
 
+def test_recognition_failing_while_recording_closes_the_microphone(rig_factory, room):
+    rig = rig_factory()
+    app = rig.app
+    rig.press("armed")
+    rig.press("recording")
+    vad = app.engines.vad
+    sr = vad.sr
+    try:
+        vad.sr = np.array(16000, np.float32)  # onnxruntime refuses the next frame: recognition fails
+        wait_for(lambda: app.state == "error", 10, "the failure")
+    finally:
+        vad.sr = sr
+    wait_for(lambda: rig.streams[0][2] is not None, 5, "the stream to close")  # not left open for nobody
+    wait_for(lambda: app.light.pattern == "error", 5, "the error pattern")
+    assert app.mic is None and rig.levels(0.5) == DARK_AND_LIT
+    assert [e["reason"] for e in rig.events if e["event"] == "error"] == ["recognition failed (InvalidArgument)"]
+    rig.press("armed")  # the next session records and delivers
+    rig.press("recording")
+    time.sleep(0.5)
+    rig.press()
+    wait_for(lambda: "delivered" in rig.kinds() and app.state == "idle", 20, "the next note")
+    assert len(rig.streams) == 2
+    rig.assert_p3()
+
+
+def test_no_second_stream_while_a_lost_microphone_has_not_closed(rig_factory, room):
+    rig = rig_factory()
+    app = rig.app
+    rig.press("armed")
+    rig.press("recording")
+    room.stall()  # stuck: the stream cannot close
+    wait_for(lambda: app.state == "error", 20, "the loss")
+    rig.press("armed")
+    rig.press()  # refused: a second stream's close would darken the LED of the first (P3)
+    wait_for(lambda: "refused" in rig.kinds(), 5, "the refusal")
+    assert app.state == "armed" and len(rig.streams) == 1 and rig.led.state == 1.0
+    room.unplug()
+    wait_for(lambda: rig.streams[0][2] is not None and app.mic is None, 10, "the stream to close")
+    room.replug()
+    rig.press("recording")  # now it may open again; the consent is still there
+    assert len(rig.streams) == 2
+    rig.hold()
+    wait_for(lambda: app.state == "idle", 5, "the discard")
+    rig.assert_p3()
+
+
 def test_maximum_length_warns_then_stops_by_itself_at_48khz(rig_factory, room, speech_48k):
     rig = rig_factory(rate=48000, microphone__rate=48000, session__max_minutes=0.1, session__warn_minutes=0.05)
     app = rig.app
     rig.press("armed")
     rig.press("recording")
+    session = app.session
     started = time.monotonic()
     room.speak(speech_48k)
     assert app.light.pattern == "on"
@@ -177,6 +227,7 @@ def test_maximum_length_warns_then_stops_by_itself_at_48khz(rig_factory, room, s
     note = note_json(rig)
     assert "anxious" in json.dumps(note).lower()  # resampled in memory and recognised
     assert note["redaction_counts"].get("NAME", 0) >= 1
+    assert_session_wiped(session, app.engines.vad)  # the resampler's state too (P1)
 
 
 def test_sigterm_while_recording_finishes_the_note_then_exits(rig_factory, room, speech):

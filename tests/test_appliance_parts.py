@@ -137,6 +137,19 @@ def test_frame_assembler_resamples_48k_stereo_to_16k_mono():
     assert not asm.frame.any() and not asm.carry.any()
 
 
+def test_frame_assembler_wipes_its_audio_when_the_consumer_stops_early():
+    asm = FrameAssembler(48000, 2)
+    block = np.random.default_rng(5).integers(-20000, 20000, 2 * 4800, dtype=np.int16)
+    frames = asm.push(block)
+    assert next(frames).any()
+    pending = frames.gi_frame.f_locals["pending"]  # the resampled block, frames not yet taken
+    assert pending.any()
+    frames.close()  # e.g. the recogniser failed on that frame
+    assert not pending.any()  # P1: zeroed, not just dropped
+    asm.wipe()
+    assert not asm.frame.any() and not asm.carry.any() and not asm.resampler.history.any()
+
+
 def test_wipe_bytes_zeroes_what_portaudio_handed_over():
     data = os.urandom(4096)
     wipe_bytes(data)
@@ -157,6 +170,50 @@ def test_live_recognition_partials_and_discard(english_engines, default_config, 
     assert rec.segments == []
     again = transcribe(wav_frames(wav), english_engines, default_config)  # the engines are fine after
     assert "anxious" in " ".join(w.text for w in again.words)
+
+
+def test_recognition_leaves_no_audio_in_the_vad(english_engines, default_config, make_speech):
+    """P1: the VAD keeps the last frame as the next one's context; a recording's end (here in
+    the middle of a word) zeroes it, and a new recording starts from zero in place."""
+    from roomnote.pipeline import LiveRecognition
+    from roomnote.audio.wavfile import wav_frames
+
+    vad = english_engines.vad
+    window = vad.window
+    frames = wav_frames(make_speech([("slt", "I have been feeling anxious most mornings.")], "live"))
+    rec = LiveRecognition(english_engines, default_config)
+    for _, frame in zip(range(45), frames):  # 1.4 s: into the speech
+        rec.push(frame)
+    frames.close()
+    assert vad.window is window and window.any()
+    rec.finish()
+    assert not window.any()
+    vad(np.full(512, 3000, np.int16))
+    assert window.any()
+    vad.reset()  # zeroed where it is, not dropped to freed memory
+    assert vad.window is window and not window.any()
+
+
+def test_audio_arriving_after_the_session_ended_is_wiped(english_engines, default_config):
+    """A microphone slow to close may still deliver after the stop: that block is zeroed, not
+    left queued for nobody (P1)."""
+    from datetime import datetime, timezone
+
+    from roomnote.session import ConsentRecord, NoteReady, Session
+
+    posted = []
+    session = Session(english_engines, default_config, ConsentRecord("clinician", datetime.now(timezone.utc)),
+                      posted.append)
+    session.start(16000, 1)
+    noise = np.random.default_rng(7).integers(-3000, 3000, 16000, dtype=np.int16)
+    for i in range(0, len(noise), 512):
+        session.feed(noise[i:i + 512].copy())
+    session.finish()
+    session.worker.join(60)
+    assert not session.worker.is_alive() and [type(e) for e in posted] == [NoteReady]
+    late = noise[:512].copy()
+    session.feed(late)
+    assert not late.any() and session.blocks.empty()
 
 
 def test_notify_without_systemd_python_writes_the_socket_itself(tmp_path, monkeypatch):

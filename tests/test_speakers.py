@@ -75,6 +75,30 @@ def test_tampered_encoder_weights_are_refused(default_config, tmp_path):
         load_encoder(default_config, load_manifest(bad))
 
 
+class _Touch:
+    """Pickles to a call of Path.touch: what a crafted checkpoint could run when unpickled."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (self.path,)
+
+
+def test_no_pickle_of_a_checkpoint_can_run_code(tmp_path):
+    import pickle
+
+    from roomnote.speakers.torchfile import MAGIC, load_state_dict
+
+    ran = tmp_path / "ran"
+    for first, second in ((_Touch(ran), 1001), (MAGIC, _Touch(ran))):  # the magic number, then the protocol
+        bad = tmp_path / "pretrained.pt"
+        bad.write_bytes(pickle.dumps(first, protocol=2) + pickle.dumps(second, protocol=2))
+        with pytest.raises(ModelError, match="cannot read the checkpoint .*unexpected global.*reinstall"):
+            load_state_dict(bad)
+        assert not ran.exists()
+
+
 # --- attribution on synthesised sessions ---------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -231,7 +231,9 @@ class Appliance:
             case NoteReady() if self._current(ev.session_id):
                 self._publish(ev.session_id, ev.note, ev.rt)
             case SessionFailed() if self._current(ev.session_id):
+                self._close_mic()  # failed while recording: nothing takes the audio any more
                 self.session = None
+                self.warn_at = self.stop_at = math.inf
                 self._fail(ev.reason)
             case Delivered() if self._current(ev.session_id):
                 self._delivered(ev)
@@ -321,6 +323,9 @@ class Appliance:
     # -- recording ---------------------------------------------------------------------------
 
     def _start(self) -> None:
+        if self.mic is not None:  # the last stream has not closed (a hung device): never two at once (P3)
+            self._refuse("the microphone of the last session has not closed yet; unplug it and plug it in again")
+            return
         consent = self.consent
         session = Session(self.engines, self.cfg, consent, self.post)
         sid = session.id

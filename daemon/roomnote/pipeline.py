@@ -91,6 +91,7 @@ class LiveRecognition:
             if self.who:
                 self.segments = self.who.label(self.segments)  # final labels
         finally:
+            self.vad.wipe()  # P1: the last frame's audio, kept as the next frame's context
             self._wipe_voices()
         return Transcript(self.segments, round(self.gate.duration, 3), round(self.gate.speech, 3),
                           self.asr.name, self.language)

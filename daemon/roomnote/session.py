@@ -69,11 +69,14 @@ class Session:
         self.started_at = self.ended_at = datetime.now(timezone.utc)
         self.t0 = time.monotonic()
         self.discarded = False
+        self.over = False  # the worker has finished: what is queued now is wiped by feed()
         self.frames = 0  # 16 kHz frames recognised
 
     def feed(self, block: np.ndarray) -> None:
         """From the microphone's thread: queue a block (the session owns it from now)."""
         self.blocks.put(block)
+        if self.over:  # a late block (a microphone slow to close): nobody else would wipe it
+            self._drain()
 
     def start(self, rate: int, channels: int) -> None:
         self.assembler = FrameAssembler(rate, channels)
@@ -98,6 +101,7 @@ class Session:
         if self.worker is not None and self.worker is not threading.current_thread():
             self.worker.join(timeout)
         else:
+            self.over = True
             self._drain()
 
     def _work(self) -> None:
@@ -131,6 +135,7 @@ class Session:
             self.post(SessionFailed(self.id, f"recognition failed ({e.__class__.__name__})"))
         finally:
             self.assembler.wipe()
+            self.over = True
             self._drain()
 
     def _compose(self) -> tuple[Note, RedactedTranscript]:

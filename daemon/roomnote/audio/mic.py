@@ -2,7 +2,7 @@
 
 `MicSource` opens the configured input device and hands every block it captures, as a new
 int16 array, to `on_audio` (on PortAudio's thread: the receiver only queues it).
-`FrameAssembler` turns those blocks into the 16 kHz mono frames the pipeline takes,
+`FrameAssembler` (resample.py) turns those blocks into the 16 kHz mono frames the pipeline takes,
 resampling in memory when the device only offers 44.1 or 48 kHz.
 
 A device that stops delivering audio (unplugged, or hung) is reported once through
@@ -16,20 +16,21 @@ import logging
 import sys
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
 from ..config import MicrophoneConfig
 from ..errors import AudioError
-from . import FRAME_SAMPLES, SAMPLE_RATE
-from .resample import Resampler, to_mono, wipe
+from . import SAMPLE_RATE
+from .resample import FrameAssembler  # noqa: F401 (the microphone's frames are made there)
 
 log = logging.getLogger("roomnote.mic")
 
 BLOCK_SECONDS = 0.032  # PortAudio delivers one block per 32 ms (512 samples at 16 kHz)
 RATES = (SAMPLE_RATE, 48000, 44100)  # what the recognisers take first, then common device rates
 STALL_SECONDS = 2.0  # no audio for this long while open: the device is gone
+_PA_INPUT_OVERFLOW, _PA_CONTINUE = 0x2, 0  # PortAudio's paInputOverflow and paContinue (portaudio.h)
 
 
 class MicrophoneError(AudioError):
@@ -83,9 +84,7 @@ class MicSource:
         threading.Thread(target=self._watch, name="mic-watch", daemon=True).start()
 
     def _captured(self, data: bytes, frames: int, time_info, status: int):
-        import pyaudio
-
-        if status & pyaudio.paInputOverflow:
+        if status & _PA_INPUT_OVERFLOW:
             self.overflows += 1
         if not self.closing:
             block = np.frombuffer(data, np.int16).copy()
@@ -93,7 +92,7 @@ class MicSource:
             self.last_audio = time.monotonic()
             self.on_audio(block)
         wipe_bytes(data)
-        return None, pyaudio.paContinue
+        return None, _PA_CONTINUE
 
     def _watch(self) -> None:
         """Report a device that stopped (PortAudio ended the stream) or stalled."""
@@ -202,45 +201,6 @@ def pick_format(pa, index: int, rate: int) -> tuple[int, int]:
     wanted = f"{rate} Hz" if rate else "16000, 48000 or 44100 Hz"
     raise MicrophoneError(f"the microphone does not record 16-bit audio at {wanted}; "
                           "set microphone.rate to a rate it supports, or choose another microphone.device")
-
-
-class FrameAssembler:
-    """Device blocks (int16, interleaved) -> 16 kHz mono int16 frames of FRAME_SAMPLES.
-
-    The frame yielded is one buffer reused for every frame: consumers copy what they keep.
-    """
-
-    def __init__(self, rate: int, channels: int):
-        self.channels = channels
-        self.resampler = Resampler(rate, SAMPLE_RATE)
-        self.carry = np.zeros(0, np.float32)
-        self.frame = np.zeros(FRAME_SAMPLES, np.int16)
-
-    def push(self, block: np.ndarray) -> Iterator[np.ndarray]:
-        x = block.astype(np.float32)
-        mono = to_mono(x, self.channels)
-        out = self.resampler.process(mono)
-        pending = np.concatenate([self.carry, out])
-        wipe(x, mono, out, self.carry)
-        whole = len(pending) // FRAME_SAMPLES * FRAME_SAMPLES
-        for i in range(0, whole, FRAME_SAMPLES):
-            np.clip(pending[i:i + FRAME_SAMPLES], -32768, 32767, out=self.frame, casting="unsafe")
-            yield self.frame
-        self.carry = pending[whole:].copy()
-        wipe(pending)
-
-    def flush(self) -> Iterator[np.ndarray]:
-        """The last partial frame, zero-padded."""
-        if len(self.carry):
-            self.frame[:] = 0
-            np.clip(self.carry, -32768, 32767, out=self.frame[:len(self.carry)], casting="unsafe")
-            wipe(self.carry)
-            self.carry = np.zeros(0, np.float32)
-            yield self.frame
-
-    def wipe(self) -> None:
-        wipe(self.carry, self.frame)
-        self.resampler.wipe()
 
 
 # CPython keeps a bytes object's contents at a fixed offset after its header.

@@ -1,7 +1,11 @@
-"""Streaming conversion of PCM to 16 kHz mono float, in memory."""
+"""Streaming conversion of PCM to 16 kHz mono frames, in memory."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
+
+from . import FRAME_SAMPLES, SAMPLE_RATE
 
 
 def to_mono(samples: np.ndarray, channels: int) -> np.ndarray:
@@ -65,6 +69,48 @@ class Resampler:
 
     def wipe(self) -> None:
         wipe(self.history, self.pending)
+
+
+class FrameAssembler:
+    """Blocks of interleaved samples (the microphone's int16, a WAV file's decoded float)
+    -> 16 kHz mono int16 frames of FRAME_SAMPLES. The caller wipes the blocks it gives.
+
+    The frame yielded is one buffer reused for every frame: consumers copy what they keep.
+    """
+
+    def __init__(self, rate: int, channels: int):
+        self.channels = channels
+        self.resampler = Resampler(rate, SAMPLE_RATE)
+        self.carry = np.zeros(0, np.float32)  # resampled samples short of a whole frame
+        self.frame = np.zeros(FRAME_SAMPLES, np.int16)
+
+    def push(self, block: np.ndarray) -> Iterator[np.ndarray]:
+        x = block.astype(np.float32)
+        mono = to_mono(x, self.channels)
+        out = self.resampler.process(mono)
+        pending = np.concatenate([self.carry, out])
+        wipe(x, mono, out, self.carry)
+        try:
+            whole = len(pending) // FRAME_SAMPLES * FRAME_SAMPLES
+            for i in range(0, whole, FRAME_SAMPLES):
+                np.clip(pending[i:i + FRAME_SAMPLES], -32768, 32767, out=self.frame, casting="unsafe")
+                yield self.frame
+            self.carry = pending[whole:].copy()
+        finally:
+            wipe(pending)  # also when the consumer stops early (an error, a withdrawal)
+
+    def flush(self) -> Iterator[np.ndarray]:
+        """The last partial frame, zero-padded."""
+        if len(self.carry):
+            self.frame[:] = 0
+            np.clip(self.carry, -32768, 32767, out=self.frame[:len(self.carry)], casting="unsafe")
+            wipe(self.carry)
+            self.carry = np.zeros(0, np.float32)
+            yield self.frame
+
+    def wipe(self) -> None:
+        wipe(self.carry, self.frame)
+        self.resampler.wipe()
 
 
 def wipe(*arrays: np.ndarray) -> None:

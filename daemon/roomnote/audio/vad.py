@@ -29,16 +29,17 @@ class SileroVad:
         self.session = ort.InferenceSession(str(model_dir / "silero_vad.onnx"), sess_options=opts,
                                             providers=["CPUExecutionProvider"])
         self.sr = np.array(SAMPLE_RATE, dtype=np.int64)
-        self.reset()
-
-    def reset(self) -> None:
         self.state = np.zeros((2, 1, 128), np.float32)
         self.window = np.zeros((1, CONTEXT_SAMPLES + FRAME_SAMPLES), np.float32)
+
+    def reset(self) -> None:
+        """A new recording: zeroed in place, so the last one's audio is not left in freed memory."""
+        self.wipe()
 
     def __call__(self, frame: np.ndarray) -> float:
         """frame: FRAME_SAMPLES int16 samples at 16 kHz."""
         self.window[0, :CONTEXT_SAMPLES] = self.window[0, -CONTEXT_SAMPLES:]
-        self.window[0, CONTEXT_SAMPLES:] = frame / 32768.0
+        np.multiply(frame, 1 / 32768.0, out=self.window[0, CONTEXT_SAMPLES:])  # no temporary copy (P1)
         out, self.state = self.session.run(None, {"input": self.window, "state": self.state, "sr": self.sr})
         return float(out[0, 0])
 

@@ -14,8 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import AudioError
-from . import FRAME_SAMPLES, SAMPLE_RATE
-from .resample import Resampler, to_mono, wipe
+from .resample import FrameAssembler, wipe
 
 PCM, EXTENSIBLE = 0x0001, 0xFFFE
 CHUNK_SECONDS = 0.5
@@ -117,10 +116,7 @@ def wav_frames(path: str | Path) -> Iterator[np.ndarray]:
     info = read_wav_info(path)
     chunk_bytes = int(info.rate * CHUNK_SECONDS) * info.frame_bytes
     raw = bytearray(chunk_bytes)
-    frame = np.zeros(FRAME_SAMPLES, np.int16)
-    carry = np.zeros(0, np.float32)  # resampled samples short of a whole frame
-    pending = carry
-    resampler = Resampler(info.rate, SAMPLE_RATE)
+    frames = FrameAssembler(info.rate, info.channels)
     try:
         with open(path, "rb") as f:
             f.seek(info.data_offset)
@@ -131,21 +127,11 @@ def wav_frames(path: str | Path) -> Iterator[np.ndarray]:
                     raise AudioError(f"{path}: WAV ended early while reading; copy the file again from its source")
                 left -= n
                 decoded = _decode(memoryview(raw)[:n], info.bits)
-                mono = to_mono(decoded, info.channels)
-                out = resampler.process(mono)
-                pending = np.concatenate([carry, out])
-                wipe(decoded, mono, out, carry)
-                whole = len(pending) // FRAME_SAMPLES * FRAME_SAMPLES
-                for i in range(0, whole, FRAME_SAMPLES):
-                    np.clip(pending[i:i + FRAME_SAMPLES], -32768, 32767, out=frame, casting="unsafe")
-                    yield frame
-                carry = pending[whole:].copy()
-                wipe(pending)
-            if len(carry):
-                frame[:] = 0
-                np.clip(carry, -32768, 32767, out=frame[: len(carry)], casting="unsafe")
-                yield frame
+                try:
+                    yield from frames.push(decoded)
+                finally:
+                    wipe(decoded)
+            yield from frames.flush()
     finally:
         raw[:] = bytes(len(raw))
-        wipe(frame, carry, pending)  # also when the consumer stops early
-        resampler.wipe()
+        frames.wipe()  # also when the consumer stops early

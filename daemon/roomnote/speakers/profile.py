@@ -6,8 +6,8 @@ encrypted (AES-256-GCM with a key file of its own, mode 0600, created on first e
 ``roomnote enroll --delete`` overwrites and removes the profile and removes its key, so a
 copy of the ciphertext left on flash storage cannot be read afterwards either.
 
-File format: ``RNVP1\\n`` + 12-byte nonce + AES-GCM(256 little-endian float32 embedding +
-float64 seconds of speech), with the header as associated data.
+File format: ``RNVP1\\n`` + publish.keys.seal (12-byte nonce + AES-GCM) of the 256 little-endian
+float32 embedding + float64 seconds of speech, with the header as associated data.
 """
 from __future__ import annotations
 
@@ -51,13 +51,12 @@ class VoiceProfile:
 # --- storage ------------------------------------------------------------------------------
 
 def save_profile(profile: VoiceProfile, cfg: SpeakersConfig) -> Path:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from ..publish.keys import seal
 
     key = _key(cfg, create=True)
     plain = bytearray(profile.embedding.astype("<f4").tobytes() + struct.pack("<d", profile.speech_s))
-    nonce = os.urandom(12)
     try:
-        blob = HEADER + nonce + AESGCM(key).encrypt(nonce, bytes(plain), HEADER)
+        blob = HEADER + seal(key, bytes(plain), HEADER)
     finally:
         plain[:] = bytes(len(plain))
     path = Path(cfg.profile)
@@ -72,7 +71,8 @@ def save_profile(profile: VoiceProfile, cfg: SpeakersConfig) -> Path:
 def load_profile(cfg: SpeakersConfig) -> VoiceProfile | None:
     """The enrolled profile, or None when the therapist has not enrolled."""
     from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from ..publish.keys import unseal
 
     path = Path(cfg.profile)
     try:
@@ -87,9 +87,8 @@ def load_profile(cfg: SpeakersConfig) -> VoiceProfile | None:
         raise ProfileError(f"{path}: the voice profile's key {cfg.key} is missing; {fix}")
     if not blob.startswith(HEADER) or len(blob) < len(HEADER) + 12 + 16:
         raise ProfileError(f"{path}: not a roomnote voice profile; {fix}")
-    nonce = blob[len(HEADER):len(HEADER) + 12]
     try:
-        plain = bytearray(AESGCM(key).decrypt(nonce, blob[len(HEADER) + 12:], HEADER))
+        plain = bytearray(unseal(key, blob[len(HEADER):], HEADER))
     except InvalidTag:
         raise ProfileError(f"{path}: the voice profile does not decrypt with {cfg.key} (wrong key or damaged file); {fix}") from None
     if len(plain) != DIM * 4 + 8:
@@ -133,15 +132,13 @@ def _key(cfg: SpeakersConfig, create: bool) -> bytes | None:
     if not path.exists():
         if not create:
             return None
+        from ..publish.keys import write_secret
+
         _private_dir(path.parent, "speakers.key")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            write_secret(path, os.urandom(32))
         except OSError as e:
             raise ProfileError(f"{path}: cannot create the voice profile key ({e.strerror}); check speakers.key") from None
-        with os.fdopen(fd, "wb") as f:
-            f.write(os.urandom(32))
-            f.flush()
-            os.fsync(f.fileno())
         log.info("voice profile key created (mode 0600)")
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -177,19 +174,19 @@ def enroll_from_frames(frames: Iterable[np.ndarray], vad, encoder: VoiceEncoder,
     def keep(events: list) -> None:
         chunks.extend(ev.pcm for ev in events if isinstance(ev, SpeechAudio))
 
+    speech = np.zeros(0, np.float32)
     try:
         for frame in frames:
             keep(gate.push(frame, vad(frame)))
         keep(gate.flush())
-        speech = np.concatenate(chunks) / np.float32(32768) if chunks else np.zeros(0, np.float32)
-        for c in chunks:
-            c.fill(0)
+        if chunks:  # straight into float: no int16 copy of the speech is left behind (P1)
+            speech = np.concatenate(chunks, dtype=np.float32)
+            speech /= 32768
         speech_s = len(speech) / 16000
         if speech_s < MIN_ENROL_SPEECH_S:
             raise ProfileError(f"only {speech_s:.1f} s of speech was heard; record the therapist speaking "
                                f"alone for about 30 seconds (at least {MIN_ENROL_SPEECH_S:.0f} s) and enrol again")
         partials, _ = encoder.embed_partials(speech, 80)
-        speech.fill(0)
         groups = agglomerate(partials, cfg.speakers.same_voice - 0.1)  # single windows vary more
         main = max(groups, key=len)
         emb = centroid(partials[main])
@@ -200,4 +197,8 @@ def enroll_from_frames(frames: Iterable[np.ndarray], vad, encoder: VoiceEncoder,
                                "speaking alone, in a quiet room, and enrol again")
         return VoiceProfile(emb.astype(np.float32), round(speech_s, 1))
     finally:
+        for c in chunks:  # whatever the outcome, refusals and errors included (P1)
+            c.fill(0)
+        speech.fill(0)
+        gate.flush()  # its pre-roll
         vad.wipe()

@@ -5,9 +5,9 @@ The voice encoder's weights ship as ``pretrained.pt`` in the resemblyzer wheel, 
 system info), the pickled object whose tensors point at storages by key, the list of storage
 keys, then each storage's raw bytes after an 8-byte element count.
 
-The unpickler accepts only the handful of globals such a file needs (an OrderedDict, the
-tensor rebuild function, storage types), so no code from the file can run; the file's
-SHA-256 is checked against the manifest before this reads it anyway (P6).
+The unpickler, used for every pickle of the file, accepts only the handful of globals such a
+file needs (an OrderedDict, the tensor rebuild function, storage types), so no code from the
+file can run; the file's SHA-256 is checked against the manifest before this reads it anyway (P6).
 """
 from __future__ import annotations
 
@@ -60,13 +60,17 @@ def load_state_dict(path: Path, entry: str = "model_state") -> dict[str, np.ndar
     """The float32 arrays of ``checkpoint[entry]``, by parameter name."""
     try:
         with open(path, "rb") as f:
-            if pickle.load(f) != MAGIC:
-                raise ModelError(f"{path}: not a PyTorch legacy checkpoint; reinstall the model")
-            pickle.load(f)  # protocol version
-            pickle.load(f)  # system info (little endian, type sizes)
             dtypes: dict = {}
-            obj = _Unpickler(f, dtypes).load()
-            keys = pickle.load(f)
+
+            def load():  # every pickle of the file, not only the tensors', goes through _Unpickler
+                return _Unpickler(f, dtypes).load()
+
+            if load() != MAGIC:
+                raise ModelError(f"{path}: not a PyTorch legacy checkpoint; reinstall the model")
+            load()  # protocol version
+            load()  # system info (little endian, type sizes)
+            obj = load()
+            keys = load()
             raw = {}
             for key in keys:
                 (count,) = struct.unpack("<q", f.read(8))
