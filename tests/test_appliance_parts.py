@@ -12,7 +12,8 @@ from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from appliance_rig import wait_for
 from roommic import NAME, room_microphone
-from roomnote.audio.mic import FrameAssembler, MicrophoneError, MicSource, wipe_bytes
+from roomnote.audio.mic import MicrophoneError, MicSource, wipe_bytes
+from roomnote.audio.resample import FrameAssembler
 from roomnote.config import ConfigError, HardwareConfig, MicrophoneConfig, config_from_dict
 from roomnote.hardware.led import PATTERNS
 from roomnote.hardware.panel import HardwareError, open_panel

@@ -23,7 +23,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .audio import FRAME_SAMPLES, SAMPLE_RATE
-from .audio.mic import FrameAssembler, MicrophoneError, MicSource
+from .audio.mic import MicrophoneError, MicSource
+from .audio.resample import FrameAssembler
 from .audio.resample import wipe
 from .config import Config
 from .errors import AudioError, RoomnoteError

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from .audio.mic import FrameAssembler
+from .audio.resample import FrameAssembler
 from .audio.resample import wipe
 from .config import Config
 from .notes import Note, SessionFacts

@@ -23,7 +23,6 @@ import numpy as np
 from ..config import MicrophoneConfig
 from ..errors import AudioError
 from . import SAMPLE_RATE
-from .resample import FrameAssembler  # noqa: F401 (the microphone's frames are made there)
 
 log = logging.getLogger("roomnote.mic")
 
