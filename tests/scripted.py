@@ -99,6 +99,8 @@ def score(note: Note, s: Scripted) -> Score:
               + [(f"plan {p}", p in plan_text) for p in s.expect.get("plan", [])]
               + [("cpt", note.cpt_code == s.expected_cpt)])
     risk = s.expect.get("risk", [])
+    if not note.speakers_identified:  # a bare "no" is a denial only when we know who said it
+        risk = s.expect.get("risk_unlabelled", risk)
     risk_checks = [(f"risk {r}", r in categories) for r in risk]
     sc = Score(expected=len(checks) + len(risk_checks),
                found=sum(ok for _, ok in checks + risk_checks),

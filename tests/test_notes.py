@@ -276,11 +276,15 @@ def test_a_risk_statement_is_also_the_clients_account():
     assert all(it.kind != "goal" for it in items(note))  # "i would kill myself" is no goal
 
 
-@pytest.mark.parametrize("speakers", [True, False])
-def test_explicit_denial_is_reported(speakers):
+@pytest.mark.parametrize("speakers, line", [
+    (True, 'Denial (self-harm): asked about self-harm; client said: "no i haven\'t had any thoughts of hurting myself"'),
+    (False, 'Denial (self-harm), speakers not identified: asked: "have you had any thoughts of hurting yourself '
+            'or ending your life"; reply: "no i haven\'t had any thoughts of hurting myself"'),
+])
+def test_explicit_denial_is_reported(speakers, line):
     note = compose_note(transcript(SESSION, speakers), "soap", facts())
     denials = [it for it in risk_items(note) if it.category.endswith(":denial")]
-    assert [it.text for it in denials] == ['Denial (self-harm): "no i haven\'t had any thoughts of hurting myself"']
+    assert [it.text for it in denials] == [line]
     assert {it.category for it in risk_items(note) if it.category.endswith(":screening")} == {
         "self_harm:screening", "suicidal_ideation:screening"}
     assert note.risk_flags == []
@@ -293,8 +297,8 @@ def test_a_bare_no_is_not_a_denial():
     note = compose_note(transcript(lines, speakers=False), "soap", facts())
     risk = risk_items(note)
     assert [it.category for it in risk] == ["self_harm:screening"]
-    assert risk[0].text == ('Risk screening (self-harm): "have you had any thoughts of hurting yourself"; '
-                            'next utterance: "no not really"')
+    assert risk[0].text == ('Risk question (self-harm), speakers not identified: "have you had any thoughts '
+                            'of hurting yourself"; reply: "no not really"')
     assert [e.segment_id for e in risk[0].evidence] == ["s0001", "s0002"]
     assert "deni" not in rendered(note).lower()
 
@@ -310,7 +314,7 @@ def test_a_bare_no_is_not_a_denial():
     ("i feel safe at home", "abuse_neglect:denial"),
     ("do you feel safe at home", "abuse_neglect:screening"),
     ("sometimes i get so angry i want to hurt him", "harm_to_others:disclosure"),
-    ("my uncle died by suicide when i was twelve", "suicidal_ideation:mention"),
+    ("my uncle died by suicide when i was twelve", "suicidal_ideation:third_party"),
     ("i do not want to kill myself", "suicidal_ideation:denial"),  # contractions spelled out
 ])
 def test_risk_stance_follows_the_words(text, expected):

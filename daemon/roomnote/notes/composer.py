@@ -20,21 +20,15 @@ from ..transcript import RedactedTranscript
 from .chunks import Chunk
 from .facts import cpt_code, fact_items
 from .formats import sections_for
-from .lexicons import RISK, SI_ACTIVE, SI_PASSIVE, SI_PLAN_ABSENT, SI_PLAN_PRESENT
-from .matching import CueIndex
-from .model import (EMPTY_SECTION, NO_SPEECH, RISK_NOT_ASSESSED, Evidence, Item, Note, Section,
-                    SessionFacts, note_id_for)
+from .model import EMPTY_SECTION, NO_SPEECH, Evidence, Item, Note, Section, SessionFacts, note_id_for
+from .risk import risk_section
 from .semantic import annotate
 from .signals import ChunkSignals, read_segment
 
 # How many quotes of each kind a note carries at most; the best-cued ones are kept.
 MAX_QUOTES = {"plan": 6, "goals": 5, "responses": 5, "reports": 8}
 MIN_REPORT_WORDS = 5  # "my sister i guess" says too little on its own to quote as a report
-MAX_RISK_QUOTES = 5  # per category and stance; the flag item keeps all the evidence
-ANSWER_WINDOW_S = 15.0  # an utterance this soon after a screening question is shown with it
 
-_RISK_LABELS = {"disclosure": "Risk statement", "denial": "Denial", "screening": "Risk screening",
-                "mention": "Risk topic mentioned"}
 _QUOTE_KINDS = {"plan": "plan", "goals": "goal", "responses": "response", "reports": "quote"}
 _LABELLED_SPEAKERS = frozenset({"client", "therapist"})
 
@@ -221,92 +215,8 @@ def _labelled(signals: list[ChunkSignals], hits: Callable[[ChunkSignals], dict],
     return [Item(f"{prefix}: {lb}", evidence[lb], kind, lb) for lb in labels]
 
 
-# --- risk -----------------------------------------------------------------------------
+# --- risk (the rules live in risk.py) ------------------------------------------------------
 
 def _risk(signals: list[ChunkSignals]) -> tuple[list[Item], list[str]]:
-    """Risk items, and the categories raised (disclosed or mentioned) for triage.
-
-    With no risk talk at all the note says so in exactly one fixed sentence; it never
-    says the client denied anything unless a denial was spoken.
-    """
-    items: list[Item] = []
-    raised: dict[str, list[Evidence]] = defaultdict(list)
-    shown: dict[tuple[str, str], int] = defaultdict(int)
-    for i, s in enumerate(signals):
-        seen = set()
-        for f in s.risks:
-            key = (f.category, f.stance)
-            if key in seen:
-                continue
-            seen.add(key)
-            ev = s.chunk.evidence(f.match.cue)
-            if f.stance in ("disclosure", "mention"):
-                raised[f.category].append(ev)
-            if shown[key] >= MAX_RISK_QUOTES:
-                continue
-            shown[key] += 1
-            text = f"{_RISK_LABELS[f.stance]} ({RISK[f.category].label}): {quote(s.chunk)}"
-            evidence = [ev]
-            answer = _answer_to(signals, i) if f.stance == "screening" else None
-            if answer is not None:
-                text += f"; next utterance: {quote(answer)}"
-                evidence.append(answer.evidence(None, "context"))
-            items.append(Item(text, evidence, "risk", f"{f.category}:{f.stance}"))
-    if not items:
-        return [Item(RISK_NOT_ASSESSED, [], "risk_not_assessed")], []
-    flags = [c for c in RISK if c in raised]
-    if "suicidal_ideation" in flags:
-        summary = _si_summary(signals)
-        if summary is not None:
-            items.insert(0, summary)
-    if flags:
-        labels = ", ".join(RISK[c].label for c in flags)
-        flag_ev = sorted((e for c in flags for e in raised[c]), key=lambda e: e.start)
-        items.insert(0, Item(f"Risk flagged for clinician review: {labels}.", flag_ev, "risk", "flag"))
-    return items, flags
-
-
-_SI_INDEX = CueIndex({"passive": (SI_PASSIVE, ()), "active": (SI_ACTIVE, ()),
-                      "plan_absent": (SI_PLAN_ABSENT, ()), "plan_present": (SI_PLAN_PRESENT, ())})
-
-
-def _si_summary(signals: list[ChunkSignals]) -> Item | None:
-    """Suicidal ideation in the client's own terms: "passive thoughts of death; no plan stated".
-
-    Built only from the client's disclosures and what the client said about a plan (each
-    phrase in the evidence); a plan never mentioned is said to be not discussed, never absent.
-    """
-    found: dict[str, list[Evidence]] = defaultdict(list)
-    for s in signals:
-        if not _may_be_client(s):  # a "client" segment always may be
-            continue
-        hits = _SI_INDEX.find(s.chunk.tokens)
-        disclosed = any(f.category == "suicidal_ideation" and f.stance == "disclosure" for f in s.risks)
-        for name, matches in hits.items():
-            inside = [m for m in matches if s.chunk.lo <= m.start < s.chunk.hi]
-            if inside and (disclosed or name.startswith("plan")):
-                found[name].append(s.chunk.evidence(inside[0].cue))
-    kinds = [k for k in ("passive", "active") if found[k]]
-    if not kinds:
-        return None
-    what = {("passive",): "passive thoughts of death", ("active",): "active thoughts of suicide",
-            ("passive", "active"): "passive thoughts of death and active thoughts of suicide"}[tuple(kinds)]
-    if found["plan_present"]:
-        plan, plan_ev = "a plan or method mentioned by the client", found["plan_present"]
-    elif found["plan_absent"]:
-        plan, plan_ev = "no plan, as the client stated", found["plan_absent"]
-    else:
-        plan, plan_ev = "plan not discussed", []
-    evidence = sorted([e for k in kinds for e in found[k]] + plan_ev, key=lambda e: e.start)
-    return Item(f"Suicidal ideation as discussed: {what}; {plan}.", evidence, "risk",
-                "suicidal_ideation:summary")
-
-
-def _answer_to(signals: list[ChunkSignals], i: int) -> Chunk | None:
-    """The utterance right after a screening question, shown verbatim, never interpreted."""
-    if i + 1 >= len(signals):
-        return None
-    nxt, asked = signals[i + 1], signals[i].chunk
-    if nxt.risks or nxt.speaker == "therapist" or nxt.chunk.start - asked.end > ANSWER_WINDOW_S:
-        return None
-    return nxt.chunk
+    """Risk items, and the categories flagged for clinician review (risk.risk_section)."""
+    return risk_section(list(dict.fromkeys(s.chunk.segment for s in signals)))
