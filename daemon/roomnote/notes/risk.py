@@ -62,7 +62,7 @@ _PERSONS = frozenset({"husband", "wife", "partner", "boyfriend", "girlfriend", "
                       "daughter", "boss", "roommate", "friend", "friends", "coach", "teacher", "cousin",
                       "neighbor", "neighbour", "classmate", "kid", "guy", "girl", "man", "woman", "[name]",
                       "buddy", "colleague", "coworker"})
-_THIRD_NAMES = frozenset({"[name]", "he", "she", "they", "him", "her", "them"})
+_THIRD_NAMES = frozenset({"[name]", "he", "she", "they"})
 # A cue inside talk about a film, a class or a hotline is the topic, not anyone's risk.
 _TOPIC_WORDS = frozenset({"show", "shows", "movie", "movies", "film", "documentary", "series", "episode",
                           "book", "novel", "article", "news", "podcast", "video", "game", "song", "class",
@@ -192,12 +192,12 @@ def read_cue(words: Sequence[str], m: Match, name: str, lo: int, hi: int, questi
             form = "third"
         elif kind == "dependent":
             form = "self"  # a child or dependent adult hurt or neglected: the client's report to act on
+        elif not about_me and (_TOPIC_WORDS & set(clause) or (clause and clause[0] in {"the", "a", "an", "that", "this"})):
+            form = "topic"
         elif about_me or (subject in _FIRST_PERSON_SUBJECTS):
             form = "self"
         elif third_subject:
             form = "third"
-        elif _TOPIC_WORDS & set(unit) or (clause and clause[0] in {"the", "a", "an", "that", "this"}):
-            form = "topic"
         else:
             form = "self"  # "been cutting again": no subject, the speaker's own
     # A negation inside the cue ("don't want to live") is part of what it says; one that
@@ -381,6 +381,8 @@ def _line(category: str, stance: str, detail: str, unit: Unit, who: str, questio
           cue: str | None) -> RiskLine:
     """who: client | unknown | other."""
     head = f"{_HEADS[stance]} ({_label(category, detail if stance in RAISED_STANCES else '')})"
+    if who != "client":  # nobody is known to be the client: the speaker is who the words are about
+        head = head.replace("the client", "the speaker").replace("the client's", "the speaker's")
     evidence = [unit.chunk.evidence(cue)]
     if who == "client":
         said = f"client said: {quote(unit.text)}"
@@ -460,23 +462,34 @@ def assess_risk(segments: Sequence[RedactedSegment]) -> list[RiskLine]:
                 else:
                     new = [_statement(r, unit, role, None)]
                 for ln in new:
-                    key = (i, k, ln.category, ln.stance)
-                    if ln is new[0] and key in by_unit:  # the same line again: note the cue kind
-                        by_unit[key].kinds += (ln.detail,)
+                    key = (i, k, ln.category, ln.stance == "screening")
+                    old = by_unit.get(key)
+                    if ln is new[0] and old is not None:  # one line per stretch of talk and category
+                        if _PRIORITY[ln.stance] < _PRIORITY[old.stance]:  # the safer reading wins
+                            ln.kinds += old.kinds
+                            lines[lines.index(old)] = ln
+                            by_unit[key] = ln
+                        else:
+                            old.kinds += (ln.detail,)
                         continue
                     by_unit.setdefault(key, ln)
                     lines.append(ln)
     return lines
 
 
+# When one stretch of talk reads two ways for one category, the first of these is kept:
+# "i don't want to kill myself but sometimes i want to die" is a disclosure.
+_PRIORITY = {s: n for n, s in enumerate(("disclosure", "past", "denial", "screening", "third_party", "mention"))}
+
+
 def _statement(r: CueReading, unit: Unit, role: str, question: Unit | None) -> RiskLine:
     who = {"client": "client", "other": "other"}.get(role, "unknown")
-    if r.form == "third":
+    if role == "other":
+        stance = "mention"  # another person's words are neither the client's stance nor surely about someone else
+    elif r.form == "third":
         stance = "third_party"
     elif r.form == "topic":
         stance = "mention"
-    elif role == "other":
-        stance = "mention"  # another person's words are not the client's stance
     else:
         stance = _SELF_STANCE[r.polarity]
     return _line(r.category, stance, r.kind, unit, who, question, r.match.cue)
@@ -501,17 +514,19 @@ def _screening(units, roles, i, k, r: CueReading, identified: bool, answered: se
         reply = _merged(units[j], ks)
         own = [x for x in reply.readings if x.category == r.category and x.form in ("self", "third")]
         polarity = "unclear"
-        if known and roles[j] == "client" and unit.question and not reply.readings:
+        if unit.question and not reply.readings and (known and roles[j] == "client" or not identified and j != i):
             polarity = answer_polarity(reply.text)
             if plan_question and polarity == "no":
                 polarity = "unclear"  # "no" to "do you have a plan" is no plan, not no ideation
+            if not known and polarity == "no":
+                polarity = "unclear"  # who said "no" is not known: shown, never a denial
         if own:  # the reply's own risk words decide
             for ka in ks:
                 answered.add((j, ka, r.category))
             lines.extend(_statement(x, reply, roles[j], unit) for x in own[:1])
         elif polarity != "unclear":
             stance = {"yes": "disclosure", "no": "denial", "past": "past"}[polarity]
-            lines.append(_line(r.category, stance, "answer", reply, "client", unit, None))
+            lines.append(_line(r.category, stance, "answer", reply, "client" if known else "unknown", unit, None))
         else:
             text += f"; {'client said' if known and roles[j] == 'client' else 'reply'}: {quote(reply.text)}"
             evidence.append(reply.chunk.evidence(None, "context"))

@@ -40,7 +40,7 @@ _SELF_SI_ACTIVE = (
     "step in front of a train", "drive off the road", "drive into a wall", "off myself", "kms", "unalive myself",
 )
 _SELF_SI_PASSIVE = (
-    "want to die", "wanna die", "wanted to die", "wish i was dead", "wish i were dead",
+    "want to die", "wanna die", "wanted to die", "wants to die", "wish i was dead", "wish i were dead",
     "wish i wasn't here", "wish i weren't here", "wish i wasn't alive", "better off dead",
     "better off without me", "don't want to be here anymore", "don't want to be here",
     "don't want to live", "don't wanna live", "don't want to be alive", "don't want to exist",
@@ -167,7 +167,8 @@ EXCLUDE: dict[str, tuple[str, ...]] = {
         "beat him to", "beat her to", "beat them to", "kill you for", "i could kill for",
         "want to kill time", "wanted to kill time", "kill you if you", "violent video game",
         "violent movie", "violent movies", "violent show", "violent shows", "violent games",
-        "non violent", "non-violent", "nonviolent", "violence hotline", "violence shelter",
+        "non violent", "non-violent", "nonviolent", "want to kill myself", "wanted to kill myself",
+        "want to kill yourself", "wanted to kill yourself", "i could kill myself", "want to kill me", "violence hotline", "violence shelter",
         "violence program", "violence services", "violence advocate", "violence counselor",
         "domestic violence hotline", "domestic violence shelter", "domestic violence program",
         "domestic violence services", "domestic violence advocate", "domestic violence counselor",

@@ -8,9 +8,10 @@ where the office turns it on (redaction.topic_encoder), also by the note compose
 encoder (EncoderTopics, with the example sentences of lexicons/topic_examples.txt): a
 passage takes the union of what every detector finds.
 
-Safety content (suicide, self-harm, harm to others) is clinically essential: a passage with
-a safety cue is never removed or generalized, whatever topic it also touches. Identifiers
-inside it are still redacted (that happens independently, in redactor.py).
+Safety content (suicide, self-harm, overdose, harm to others, violence and abuse) is
+clinically essential: a passage with a safety cue, and the passages right before and after
+it in the same segment, are never removed or generalized, whatever topic they also touch.
+Identifiers inside them are still redacted (that happens independently, in redactor.py).
 """
 from __future__ import annotations
 
@@ -94,6 +95,33 @@ SAFETY_CUES = (
     "hurt someone", "hurt somebody", "homicid*", "shoot him", "shoot her", "shoot them",
     "shoot myself", "hang myself", "jump off a bridge", "jump off the bridge",
     "jump off the roof",
+    # Passive wishes to be dead, attempts, overdose, self-harm, violence and abuse as the
+    # note's risk rules read them (notes/risk_cues.py): a passage the note may quote as a risk
+    # line is never removed or shortened. Phrases as normalised tokens spell them.
+    "wanted to die", "want to die", "don't want to live", "do not want to live", "don't wanna live",
+    "don't want to be here", "do not want to be here", "don't want to be alive", "don't live anymore",
+    "didn't live anymore", "not wake up", "never wake up", "wouldn't wake up", "didn't wake up",
+    "no reason to live", "nothing to live for", "not worth living", "tired of living", "wish i wasn't here",
+    "if i was gone", "if i were gone", "if i died", "when i'm gone", "if i wasn't around",
+    "if i weren't around", "if i wasn't here", "better off without me", "rather be dead", "can't go on",
+    "take my own life", "ending it all", "slit my wrists", "off myself", "kill yourself", "killing yourself",
+    "end your life", "ending your life", "hurt yourself", "hurting yourself", "harm yourself",
+    "killed himself", "killed herself", "took his own life", "took her own life", "died by suicide",
+    "overdos*", "od'd", "narcan", "naloxone", "too many pills", "stomach pumped", "bunch of pills",
+    "self harming", "self-harming", "self injury", "used to cut", "cutting again", "cut again",
+    "burn myself", "burning myself", "harming myself", "hit myself", "hitting myself", "scars on my",
+    "kill someone", "kill somebody", "kill people", "hurt anyone", "hurt people", "hurting someone",
+    "hit her", "hit him", "hit my wife", "hit my husband", "hit my girlfriend", "hit my boyfriend",
+    "hit my partner", "shoved her", "shoved him", "pushed her", "pushed him", "slapped her", "slapped him",
+    "choked her", "choked him", "punched him", "punched her", "beat her", "beat him", "put my hands on",
+    "got physical with", "threatened to kill", "said he'd kill me", "said she'd kill me", "afraid to go home",
+    "scared to go home", "hits me", "hit me", "beats me", "beat me", "choked me", "chokes me", "strangled me",
+    "kicked me", "pushed me", "shoved me", "punched me", "threatened me", "threatens me",
+    "hit my son", "hit my daughter", "hit my kid", "hit my kids", "hit the kids", "hit the baby",
+    "left the kids alone", "left the baby alone", "kids home alone", "with a belt",
+    "hadn't been bathed", "hadn't been fed", "bed sores", "bedsores", "safe at home", "feel safe",
+    "safe with him", "safe with her", "afraid of him", "afraid of her", "scared of him", "scared of her",
+    "takes my money", "took my money", "said he would kill me", "said she would kill me",
 )
 
 PASSAGE_BREAKS = frozenset(
@@ -261,15 +289,19 @@ def decide_all(segments: Sequence[Sequence[str]], policy: RedactionPolicy) -> li
             found[k] |= topics
     out, k = [], 0
     for tokens, rs in zip(segments, ranges):
-        out.append([_decision(tokens, lo, hi, found[k + n], policy) for n, (lo, hi) in enumerate(rs)])
+        # A passage is cut at discourse words, often mid-sentence ("and sometimes i think if i
+        # don't live anymore"): its neighbours are kept with it so it is never shortened.
+        safe = [is_safety(tokens[lo:hi]) for lo, hi in rs]
+        near = [any(safe[max(0, n - 1):n + 2]) for n in range(len(rs))]
+        out.append([_decision(tokens, lo, hi, found[k + n], policy, near[n]) for n, (lo, hi) in enumerate(rs)])
         k += len(rs)
     return out
 
 
 def _decision(tokens: Sequence[str], lo: int, hi: int, topics: set[str],
-              policy: RedactionPolicy) -> PassageDecision:
+              policy: RedactionPolicy, safety: bool = False) -> PassageDecision:
     action, label = "keep", ""
-    if topics and not is_safety(tokens[lo:hi]):
+    if topics and not safety and not is_safety(tokens[lo:hi]):
         acting = {t: policy.actions.get(t, "keep") for t in topics}
         if "remove" in acting.values():
             action = "remove"
