@@ -109,11 +109,17 @@ def _key(word: str) -> str:
     return word.lower().replace("\u2019", "'").strip(".,!?;:\"()[]{}-\u2014\u2013\u2026'") or word.lower()
 
 
+def _destutter(word: str) -> str:
+    """"the-the", "i-i": a transcribed stutter is the word once."""
+    head, sep, tail = word.partition("-")
+    return head if sep and head == tail else word
+
+
 def tokens_of(text: str) -> Tokens:
     """Words of spoken or written text: lowercase, apostrophes straight, edge punctuation off
     ("[NAME]" keeps its brackets so it reads as a person)."""
     t = Tokens.of(text)
-    words = tuple(w if w.startswith("[") and w.endswith("]") else _key(w) for w in t.words)
+    words = tuple(w if w.startswith("[") and w.endswith("]") else _destutter(_key(w)) for w in t.words)
     return Tokens(t.text, words, t.spans)
 
 
@@ -205,6 +211,9 @@ def read_cue(words: Sequence[str], m: Match, name: str, lo: int, hi: int, questi
     negated = any(w in _NEGATORS and not (j > 0 and clause[j - 1] in _NOT_NEGATED)
                   and not (w == "no" and j > 0 and clause[j - 1] == "one")
                   for j, w in enumerate(clause))
+    start = m.start - len(clause)  # "it's not like i'm out hurting people"
+    if not negated and start >= lo + 2 and words[start - 2:start] in (("not", "like"), ("isn't", "like")):
+        negated = True
     if kind == "safe":  # "i feel safe at home" states the absence of the risk
         negated = not negated
     window = _time_window(words, m, lo, hi)

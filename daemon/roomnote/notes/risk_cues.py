@@ -42,7 +42,7 @@ _SELF_SI_ACTIVE = (
 _SELF_SI_PASSIVE = (
     "want to die", "wanna die", "wanted to die", "wants to die", "wish i was dead", "wish i were dead",
     "wish i wasn't here", "wish i weren't here", "wish i wasn't alive", "better off dead",
-    "better off without me", "don't want to be here anymore", "don't want to be here",
+    "better off without me", "don't want to be here anymore", "don't want to be alive anymore",
     "don't want to live", "don't wanna live", "don't want to be alive", "don't want to exist",
     "no reason to live", "nothing to live for", "not worth living", "point in living",
     "tired of living", "tired of being alive", "never wake up", "not wake up", "wouldn't wake up",
