@@ -11,8 +11,6 @@ in a clinical record.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 # Client reports: first-person accounts of feelings, symptoms and events.
 # A chunk also needs more first-person than second-person words to count (composer).
 REPORT = (
@@ -147,98 +145,4 @@ PLAN = (
 )
 
 
-@dataclass(frozen=True)
-class RiskCues:
-    """Cues for one risk category.
-
-    `disclosure` cues describe the risk itself ("kill myself"); `denial` cues state its
-    absence ("safe at home"). A negation just before a cue flips it ("i would never hurt
-    myself" is a denial, "i don't feel safe at home" a disclosure), and a cue in the
-    second person is a screening question, not a statement (see risk.py).
-    `exclude` names phrases that start like a cue but mean something else.
-    """
-
-    label: str
-    disclosure: tuple[str, ...]
-    denial: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-
-
-RISK: dict[str, RiskCues] = {
-    "suicidal_ideation": RiskCues(
-        label="suicidal ideation",
-        disclosure=(
-            "kill myself", "killing myself", "killed myself", "end my life", "ending my life",
-            "end it all", "take my life", "take my own life", "better off dead",
-            "better off without me", "want to die", "wanted to die", "wish i was dead",
-            "wish i were dead", "wish i wasn't here", "don't want to be here anymore",
-            "don't want to live", "don't want to be alive", "no reason to live",
-            "not worth living", "suicidal", "suicide", "hang myself", "shoot myself",
-            "overdose", "never wake up", "go to sleep and never wake up",
-            "go to sleep and not wake up", "wish i could disappear", "tired of living", "kill yourself", "killing yourself",
-            "end your life", "ending your life", "take your life",
-        ),
-        denial=("no thoughts of suicide", "no suicidal thoughts"),
-    ),
-    "self_harm": RiskCues(
-        label="self-harm",
-        disclosure=(
-            "hurt myself", "hurting myself", "harm myself", "harming myself", "self harm",
-            "self-harm", "cut myself", "cutting myself", "cutting", "burn myself",
-            "burning myself", "hit myself", "hitting myself", "hurt yourself",
-            "hurting yourself", "harm yourself", "harming yourself", "cut yourself",
-            "cutting yourself",
-        ),
-        exclude=("cutting back", "cutting down", "cutting out", "cutting off", "cutting it",
-                 "cutting the", "cutting class", "cutting corners", "cutting hair",
-                 "cutting costs", "cutting ties", "cutting carbs", "cutting sugar"),
-    ),
-    "harm_to_others": RiskCues(
-        label="harm to others",
-        disclosure=(
-            "hurt him", "hurt her", "hurt them", "kill him", "kill her", "kill them",
-            "hurting him", "hurting her", "hurting them", "hurt someone", "hurt somebody", "kill someone", "kill somebody", "hurt people",
-            "hurt anyone", "hurting anyone", "harm anyone", "harming anyone",
-            "hurting someone", "hurting other people", "harm others", "harming others",
-            "make him pay", "make her pay", "make them pay",
-        ),
-        exclude=("hurt her feelings", "hurt him emotionally", "hurt her emotionally"),
-    ),
-    "abuse_neglect": RiskCues(
-        label="abuse or neglect",
-        disclosure=(
-            "hits me", "hit me", "beats me", "beat me", "slapped me", "choked me", "kicked me", "threatens me", "threatened me", "threatened to kill me",
-            "touched me", "abused me", "abusing me", "abusive", "abuse", "neglect",
-            "neglected", "neglected me", "neglecting me", "afraid to go home", "scared to go home", "locks me", "locked me in",
-            "anyone hurting you", "anyone hurt you", "someone hurting you", "anyone hitting you",
-            "anyone hit you",
-        ),
-        denial=("safe at home", "safe with him", "safe with her", "safe with them"),
-        exclude=("substance abuse", "alcohol abuse", "drug abuse", "hit me that", "hit me how",
-                 "hit me when", "beat me at", "beat me to"),
-    ),
-}
-
-
-# Suicidal ideation as discussed (composer._si_summary): how the client described it and what
-# they said about a plan. Passive and active cues are disclosure cues of RISK above.
-SI_PASSIVE = (
-    "never wake up", "go to sleep and never wake up", "go to sleep and not wake up",
-    "better off dead", "better off without me", "wish i was dead", "wish i were dead",
-    "wish i wasn't here", "don't want to be here anymore", "wish i could disappear",
-    "tired of living", "don't want to be alive", "don't want to live", "no reason to live",
-    "not worth living", "want to die", "wanted to die",
-)
-SI_ACTIVE = (
-    "kill myself", "killing myself", "end my life", "ending my life", "take my life",
-    "take my own life", "hang myself", "shoot myself", "overdose", "end it all",
-)
-SI_PLAN_ABSENT = (
-    "don't have a plan", "no plan", "haven't made a plan", "haven't planned", "never made a plan",
-    "wouldn't act on", "would never act on", "never act on it", "no intention",
-)
-SI_PLAN_PRESENT = (
-    "i have a plan", "i've made a plan", "i made a plan", "i've planned", "i planned",
-    "how i would", "how i'd do it", "saved up pills", "saving my pills", "bought a rope",
-    "wrote a note", "i have the pills", "i've got the pills",
-)
+# Risk cues live in risk_cues.py, with the rules that read them (risk.py).
