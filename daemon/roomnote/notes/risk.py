@@ -271,10 +271,13 @@ def segment_units(segment: RedactedSegment) -> list[Unit]:
         edges = [a, *inner, b]
         pieces.extend(zip(edges, edges[1:]))
     units = []
+    starts = sorted(a for a, _ in protected)
     for lo, hi in pieces:
-        raw_last = tokens.text[tokens.spans[hi - 1][0]:tokens.spans[hi - 1][1]].rstrip("\"')]\u201d\u2019")
-        question = _is_question(tokens.words[lo:hi], raw_last.endswith("?"))
-        readings = _readings(tokens.words, hits, lo, hi, question)
+        question, readings = False, []
+        if any(lo <= a < hi for a in starts):  # only talk with a cue needs reading
+            raw_last = tokens.text[tokens.spans[hi - 1][0]:tokens.spans[hi - 1][1]].rstrip("\"')]\u201d\u2019")
+            question = _is_question(tokens.words[lo:hi], raw_last.endswith("?"))
+            readings = _readings(tokens.words, hits, lo, hi, question)
         units.append(Unit(Chunk(segment, tokens, lo, hi), question, tuple(readings)))
     return units
 
