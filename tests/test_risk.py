@@ -265,3 +265,34 @@ def test_a_detail_revision_may_add_but_keeps_every_risk_line():
     except RevisionRefused:
         return
     assert set(risk(note)) <= set(risk(v2))
+
+
+# --- hostile phrasings: one turn or an exchange, and the risk lines they must give ------------
+
+@pytest.mark.parametrize("turns, expected", [
+    ([("client", "Suicide has crossed my mind a few times.")], ["suicidal_ideation:disclosure"]),
+    ([("client", "I have never attempted suicide.")], ["suicidal_ideation:denial"]),
+    ([("client", "I- I want to die.")], ["suicidal_ideation:disclosure"]),
+    ([("client", "Do you think I'd be better off dead?")], ["suicidal_ideation:disclosure"]),
+    ([("therapist", "Some people in your situation think about suicide.")], ["suicidal_ideation:screening"]),
+    ([("client", "My dad used to beat me.")], ["abuse_neglect:past"]),
+    ([("client", "He never hit me, he just yells.")], ["abuse_neglect:denial"]),
+    ([("client", "I could not wake up this morning, I was so tired.")], []),
+    ([("client", "If I die, who would take care of my kids? That's why I quit smoking.")], []),
+    ([("client", "I can't go on vacation this year.")], []),
+    ([("therapist", "Is anyone hurting you at home?"), ("client", "Mm-hmm.")],
+     ["abuse_neglect:screening", "abuse_neglect:disclosure"]),
+    ([("client", "i tried to kill myself last year and i still think about it")], ["suicidal_ideation:past"]),
+    ([("client", "i'm not suicidal but sometimes i wish i could just not wake up")], ["suicidal_ideation:disclosure"]),
+    ([("client", "my sister cuts herself and i don't know what to do")], ["self_harm:third_party"]),
+    ([("client", "We were arguing and he grabbed me by the neck.")], ["abuse_neglect:disclosure"]),
+    ([("therapist", "any thoughts of hurting yourself or others"), ("client", "no")],
+     ["self_harm:screening", "self_harm:denial", "harm_to_others:screening", "harm_to_others:denial"]),
+    ([("client", "I feel like killing him sometimes honestly.")], ["harm_to_others:disclosure"]),
+    ([("client", "So-so, last time we talked I was cutting the-the ex out of my life.")], []),
+])
+def test_hostile_phrasings(turns, expected):
+    items, flags = risk_section(segments_of(turns))
+    assert sorted(lines_of(items)) == sorted(expected)
+    if "suicidal_ideation:disclosure" in expected:
+        assert items[1].category == "suicidal_ideation:summary" and flags == ["suicidal_ideation"]

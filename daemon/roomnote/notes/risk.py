@@ -220,7 +220,9 @@ def read_cue(words: Sequence[str], m: Match, name: str, lo: int, hi: int, questi
     past = _has_phrase(window, _PAST_PHRASES) and not _has_phrase(window, _CURRENT_PHRASES)
     if kind == "attempt":
         past = True  # an attempt is an event; whether ideation is current is said elsewhere
-    if negated and (after[:1] and after[0] in _PAST_AFTER or past):
+    if negated and kind == "attempt":
+        polarity = "negated"  # "i have never attempted suicide"
+    elif negated and (after[:1] and after[0] in _PAST_AFTER or past):
         polarity = "past"  # "i haven't cut since march": it happened, it is not current
     elif negated:
         polarity = "negated"
@@ -478,10 +480,9 @@ def assess_risk(segments: Sequence[RedactedSegment]) -> list[RiskLine]:
                     old = by_unit.get(key)
                     if ln is new[0] and old is not None:  # one line per stretch of talk and category
                         if _PRIORITY[ln.stance] < _PRIORITY[old.stance]:  # the safer reading wins
-                            ln.kinds += old.kinds
                             lines[lines.index(old)] = ln
                             by_unit[key] = ln
-                        else:
+                        elif ln.stance == old.stance:
                             old.kinds += (ln.detail,)
                         continue
                     by_unit.setdefault(key, ln)

@@ -45,19 +45,21 @@ _SELF_SI_PASSIVE = (
     "better off without me", "don't want to be here anymore", "don't want to be alive anymore",
     "don't want to live", "don't wanna live", "don't want to be alive", "don't want to exist",
     "no reason to live", "nothing to live for", "not worth living", "point in living",
-    "tired of living", "tired of being alive", "never wake up", "not wake up", "wouldn't wake up",
-    "didn't wake up", "don't wake up", "not to wake up", "go to sleep forever", "wish i could disappear",
+    "tired of living", "tired of being alive", "and never wake up", "just never wake up", "never wake up again",
+    "just not wake up", "and not wake up", "to not wake up", "not to wake up", "not wake up again",
+    "hope i don't wake up", "hoping i don't wake up", "wish i didn't wake up", "wish i wouldn't wake up",
+    "if i didn't wake up", "if i don't wake up", "go to sleep forever", "wish i could disappear",
     "disappear forever", "don't live anymore", "didn't live anymore", "wasn't alive anymore",
-    "if i was gone", "if i were gone", "when i'm gone", "if i died", "if i die", "if i wasn't around",
-    "if i weren't around", "if i'm not around", "not be around anymore", "wasn't here anymore",
-    "if i wasn't here", "if i weren't here", "if i wasn't alive", "rather be dead", "rather not be alive",
-    "can't go on", "cannot go on", "can't keep living", "want it all to end", "want it to end",
-    "want everything to end",
+    "if i was gone", "if i were gone", "if i wasn't around", "if i weren't around", "if i'm not around",
+    "not be around anymore", "wasn't here anymore", "if i wasn't here", "if i weren't here",
+    "if i wasn't alive", "rather be dead", "rather not be alive", "can't go on like this",
+    "can't go on anymore", "can't go on living", "cannot go on like this", "can't keep living",
+    "want it all to end", "want everything to end", "want to go to sleep and never",
 )
 _YOU_SI = (
     "kill yourself", "killing yourself", "end your life", "ending your life", "take your life",
     "take your own life", "hang yourself", "shoot yourself", "thoughts of death", "thoughts of dying",
-    "want to die", "wish you were dead", "better off dead", "not wake up", "not being alive",
+    "want to die", "wish you were dead", "better off dead", "not being alive",
     "not wanting to live", "life isn't worth living", "life is not worth living",
 )
 _SI_ATTEMPT = (
@@ -70,7 +72,8 @@ _SI_ATTEMPT = (
 _SI_THIRD = (
     "killed himself", "killed herself", "killed themselves", "kill himself", "kill herself",
     "killing himself", "killing herself", "took his own life", "took her own life", "took his life",
-    "took her life", "committed suicide", "died by suicide", "death by suicide",
+    "took her life", "committed suicide", "died by suicide", "death by suicide", "kills himself",
+    "kills herself",
 )
 
 RISK_CUES: dict[str, tuple[str, ...]] = {
@@ -85,7 +88,9 @@ RISK_CUES: dict[str, tuple[str, ...]] = {
         "burned myself", "hit myself", "hitting myself", "punch myself", "scratch myself",
         "scratching myself", "bang my head", "banging my head", "hurt yourself", "hurting yourself",
         "harm yourself", "harming yourself", "cut yourself", "cutting yourself", "burn yourself",
-        "cut on my", "cuts on my", "scars on my",
+        "cut on my", "cuts on my", "scars on my", "cuts herself", "cuts himself", "cut herself",
+        "cut himself", "cutting herself", "cutting himself", "hurts herself", "hurts himself",
+        "hurting herself", "hurting himself", "self harms", "self-harms",
     ),
     "harm_to_others:perpetrator": (
         "kill him", "kill her", "kill them", "kill someone", "kill somebody", "kill people", "kill you",
@@ -105,7 +110,8 @@ RISK_CUES: dict[str, tuple[str, ...]] = {
         "physical with him", "violent", "violence", "threatened him", "threatened her",
         "threatened to kill", "threaten to kill", "make him pay", "make her pay", "make them pay",
         "get a gun", "got a gun", "shoot him", "shoot her", "shoot them", "stab him", "stab her",
-        "homicidal", "wanted to kill", "want to kill", "i could kill",
+        "homicidal", "wanted to kill", "want to kill", "i could kill", "hurting others",
+        "yourself or others", "yourself or anyone else", "yourself or someone else", "yourself or other people",
     ),
     "abuse_neglect:victim": (
         "hits me", "hit me", "hitting me", "beats me", "beat me", "beating me", "beat me up", "slapped me",
