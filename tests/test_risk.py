@@ -296,3 +296,14 @@ def test_hostile_phrasings(turns, expected):
     assert sorted(lines_of(items)) == sorted(expected)
     if "suicidal_ideation:disclosure" in expected:
         assert items[1].category == "suicidal_ideation:summary" and flags == ["suicidal_ideation"]
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("he hits me when he drinks and i am scared", True),  # violence going on: safety, kept
+    ("my dad used to beat me with a belt", False),  # told as the past: trauma detail, the office decides
+    ("i used to cut myself when i was fifteen", True),  # self-harm, past or not, is always kept
+])
+def test_violence_toward_the_client_is_kept_while_it_goes_on(text, kept):
+    e = Exchange("x", "spoken", [("client", text)], [], [])
+    rt = redact_transcript(_raw_transcript(e), RedactionPolicy(actions={"trauma_details": "remove"}))
+    assert (rt.segments[0].text == text) is kept
