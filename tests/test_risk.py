@@ -289,7 +289,12 @@ def test_a_detail_revision_may_add_but_keeps_every_risk_line():
     ([("therapist", "any thoughts of hurting yourself or others"), ("client", "no")],
      ["self_harm:screening", "self_harm:denial", "harm_to_others:screening", "harm_to_others:denial"]),
     ([("client", "I feel like killing him sometimes honestly.")], ["harm_to_others:disclosure"]),
-    ([("client", "So-so, last time we talked I was cutting the-the ex out of my life.")], []),
+    ([("client", "Honestly I-I've been cutting the-the toxic people out of my life.")], []),
+    ([("client", "he hit me when i said no")], ["abuse_neglect:disclosure"]),
+    ([("client", "She slapped me in front of the kids.")], ["abuse_neglect:disclosure"]),
+    ([("client", "I threw a plate at her and it broke on the wall.")], ["harm_to_others:disclosure"]),
+    ([("client", "I kicked him out after the fight, and I keep pushing her away too.")], []),
+    ([("client", "It hit me that I'd been grabbing her a coffee every day for a year.")], []),
 ])
 def test_hostile_phrasings(turns, expected):
     items, flags = risk_section(segments_of(turns))

@@ -55,6 +55,12 @@ _SELF_SI_PASSIVE = (
     "if i wasn't alive", "rather be dead", "rather not be alive", "can't go on like this",
     "can't go on anymore", "can't go on living", "cannot go on like this", "can't keep living",
     "want it all to end", "want everything to end", "want to go to sleep and never",
+    "think about dying", "thinking about dying", "thoughts about dying", "thought about dying",
+    "wish i could die", "wished i would die", "wish i would die", "ready to die", "want to end it",
+    "wanted to end it", "no point in living", "no point going on", "no point in going on",
+    "life isn't worth living", "life is not worth living", "done with life", "given up on life",
+    "give up on living", "what's the point of living", "pray i don't wake up", "better off if i wasn't",
+    "better off if i weren't", "better off without me around",
 )
 _YOU_SI = (
     "kill yourself", "killing yourself", "end your life", "ending your life", "take your life",
@@ -74,6 +80,33 @@ _SI_THIRD = (
     "killing himself", "killing herself", "took his own life", "took her own life", "took his life",
     "took her life", "committed suicide", "died by suicide", "death by suicide", "kills himself",
     "kills herself",
+)
+
+# Physical violence, every verb form with every object: "i shoved her", "he slapped me".
+_VIOLENT_VERBS = ("hit", "hits", "hitting", "slap", "slapped", "slapping", "slaps", "push", "pushed", "pushing",
+                  "shove", "shoved", "shoving", "punch", "punched", "punching", "kick", "kicked", "kicking",
+                  "choke", "choked", "choking", "strangle", "strangled", "strangling", "smack", "smacked",
+                  "smacking", "beat", "beats", "beating", "grab", "grabbed", "grabbing", "bit", "bite",
+                  "threw something at", "throw something at", "threw a plate at", "threw a glass at")
+_PARTNERS = ("him", "her", "them", "my wife", "my husband", "my partner", "my girlfriend", "my boyfriend",
+             "my ex", "my mom", "my dad", "my mother", "my father", "my brother", "my sister", "someone",
+             "somebody", "anyone", "people", "your partner", "your wife", "your husband", "your girlfriend",
+             "your boyfriend")
+_DEPENDENTS = ("my son", "my daughter", "my kid", "my kids", "the kids", "the baby", "my baby", "our son",
+               "our daughter", "my children", "the children", "your kids", "your children", "my grandmother",
+               "my grandfather", "my mom's", "my patient")
+_VIOLENCE_EXCLUDE = tuple(
+    f"{v} {o} {tail}" for v in ("push", "pushed", "pushing", "pushes") for o in ("him", "her", "them", "me", "you")
+    for tail in ("away", "to", "into therapy", "too hard", "harder")
+) + tuple(f"{v} {o} out" for v in ("kick", "kicked", "kicking", "kicks") for o in ("him", "her", "them", "me", "you")) + tuple(
+    f"{v} {o} {tail}" for v in ("hit", "hits", "hitting") for o in ("him", "her", "them", "me", "you")
+    for tail in ("up", "with the news")
+) + tuple(f"{v} {o} {tail}" for v in ("beat", "beats", "beating") for o in ("him", "her", "them", "me", "you")
+          for tail in ("at", "to it", "to the", "in a race")
+) + tuple(f"{v} {o} {tail}" for v in ("grab", "grabbed", "grabbing") for o in ("him", "her", "them", "me", "you")
+          for tail in ("a", "some", "lunch", "coffee", "dinner")
+) + tuple(f"{v} {o}" for v in ("bit", "bite") for o in ("him", "her", "them", "me", "you", "people", "someone")) + (
+    "it hit her", "it hit him", "it hits her", "it hits him", "that hit her", "that hit him",
 )
 
 RISK_CUES: dict[str, tuple[str, ...]] = {
@@ -110,6 +143,7 @@ RISK_CUES: dict[str, tuple[str, ...]] = {
         "physical with him", "violent", "violence", "threatened him", "threatened her",
         "threatened to kill", "threaten to kill", "make him pay", "make her pay", "make them pay",
         "get a gun", "got a gun", "shoot him", "shoot her", "shoot them", "stab him", "stab her",
+        *(f"{v} {o}" for v in _VIOLENT_VERBS for o in _PARTNERS), "broke his", "broke her",
         "homicidal", "wanted to kill", "want to kill", "i could kill", "hurting others",
         "yourself or others", "yourself or anyone else", "yourself or someone else", "yourself or other people",
     ),
@@ -125,12 +159,12 @@ RISK_CUES: dict[str, tuple[str, ...]] = {
         "locks me", "locked me in", "takes my money", "took my money", "controls my money",
         "anyone hurting you", "anyone hurt you", "someone hurting you", "anyone hitting you",
         "anyone hit you", "hurt you at home", "hit you", "hurts you", "hits you", "afraid of your",
-        "scared of your", "domestic violence",
+        "scared of your", "domestic violence", *(f"{v} me" for v in _VIOLENT_VERBS),
     ),
     "abuse_neglect:dependent": (
         "neglect", "neglected", "neglecting", "hit my son", "hit my daughter", "hit my kid",
         "hit my kids", "hit the kids", "hit the baby", "hits the kids", "hits my son", "hits my daughter",
-        "hit our son", "hit our daughter", "beat my son", "beat my daughter", "beats the kids",
+        *(f"{v} {o}" for v in _VIOLENT_VERBS for o in _DEPENDENTS), "hit our son", "hit our daughter", "beat my son", "beat my daughter", "beats the kids",
         "left the kids alone", "leave the kids alone", "left the baby alone", "leave the baby alone",
         "kids home alone", "with a belt", "nobody feeds",
         "doesn't feed", "don't feed", "not feeding", "hadn't been bathed", "hasn't been bathed",
@@ -167,7 +201,7 @@ EXCLUDE: dict[str, tuple[str, ...]] = {
         "hurt yourself falling", "hurt yourself at the gym", "hurt myself financially",
     ),
     "harm_to_others": (
-        "hurt her feelings", "hurt his feelings", "hurt their feelings", "hurt them emotionally",
+        *_VIOLENCE_EXCLUDE, "hurt her feelings", "hurt his feelings", "hurt their feelings", "hurt them emotionally",
         "hurt him emotionally", "hurt her emotionally", "hit him up", "hit her up", "hit them up",
         "hit it off", "kill them with kindness", "beat him at", "beat her at", "beat them at",
         "beat him to", "beat her to", "beat them to", "kill you for", "i could kill for",
@@ -180,9 +214,9 @@ EXCLUDE: dict[str, tuple[str, ...]] = {
         "domestic violence services", "domestic violence advocate", "domestic violence counselor",
     ),
     "abuse_neglect": (
-        "substance abuse", "alcohol abuse", "drug abuse", "abuse of alcohol", "abuse of drugs",
+        *_VIOLENCE_EXCLUDE, "substance abuse", "alcohol abuse", "drug abuse", "abuse of alcohol", "abuse of drugs",
         "abuse alcohol", "abuse drugs", "abused drugs", "abused alcohol", "abusing alcohol", "abusing drugs",
-        "hit me that", "hit me how", "hit me when", "hit me up", "it hit me", "it hits me", "that hit me",
+        "hit me up", "it hit me", "it hits me", "that hit me",
         "this hit me", "it really hit me", "it just hit me", "reality hit me", "beat me at", "beat me to",
         "hurt me emotionally", "neglected my health", "neglect my health", "neglecting my health",
         "neglected myself", "neglecting myself", "neglected my", "neglecting my", "neglect my",
