@@ -70,6 +70,10 @@ _TOPIC_WORDS = frozenset({"show", "shows", "movie", "movies", "film", "documenta
                           "research", "story", "stories", "character", "tv", "netflix"})
 _NOT_NEGATED = frozenset({"stop", "help", "shake", "quit", "wait", "escape", "believe", "ignore", "control",
                           "sure", "only", "just"})  # the word after a negator, seen from the cue
+_RAISED_NEGATION = frozenset({("not", "like"), ("isn't", "like"), ("don't", "think"), ("not", "think"),
+                              ("don't", "believe"), ("dont", "think")})
+_UNSURE = frozenset({("know", "if"), ("know", "whether"), ("sure", "if"), ("sure", "whether"), ("not", "sure"),
+                     ("wonder", "if"), ("wondering", "if")})
 _PAST_AFTER = frozenset({"anymore", "since", "any"})  # "i don't cut anymore", "haven't since march"
 _PAST_PHRASES = ("used to", "when i was", "years ago", "months ago", "a year ago", "long time ago",
                  "not since", "haven't since", "back in", "back then", "as a kid", "as a teenager",
@@ -211,9 +215,12 @@ def read_cue(words: Sequence[str], m: Match, name: str, lo: int, hi: int, questi
     negated = any(w in _NEGATORS and not (j > 0 and clause[j - 1] in _NOT_NEGATED)
                   and not (w == "no" and j > 0 and clause[j - 1] == "one")
                   for j, w in enumerate(clause))
-    start = m.start - len(clause)  # "it's not like i'm out hurting people"
-    if not negated and start >= lo + 2 and words[start - 2:start] in (("not", "like"), ("isn't", "like")):
+    start = m.start - len(clause)  # "it's not like i'm ...", "i don't think i'd ever ..."
+    before = tuple(words[max(lo, start - 2):start])
+    if not negated and before in _RAISED_NEGATION:
         negated = True
+    if before in _UNSURE:  # "i don't know if i can keep myself safe": doubt is never a denial
+        negated = kind == "safe"
     if kind == "safe":  # "i feel safe at home" states the absence of the risk
         negated = not negated
     window = _time_window(words, m, lo, hi)
@@ -529,6 +536,8 @@ def _screening(units, roles, i, k, r: CueReading, identified: bool, answered: se
         polarity = "unclear"
         if unit.question and not reply.readings and (known and roles[j] == "client" or not identified and j != i):
             polarity = answer_polarity(reply.text)
+            if r.kind == "safe" and polarity in ("yes", "no"):  # "do you feel safe at home?" "no"
+                polarity = {"yes": "no", "no": "yes"}[polarity]
             if plan_question and polarity == "no":
                 polarity = "unclear"  # "no" to "do you have a plan" is no plan, not no ideation
             if not known and polarity == "no":

@@ -66,7 +66,8 @@ _YOU_SI = (
     "kill yourself", "killing yourself", "end your life", "ending your life", "take your life",
     "take your own life", "hang yourself", "shoot yourself", "thoughts of death", "thoughts of dying",
     "want to die", "wish you were dead", "better off dead", "not being alive",
-    "not wanting to live", "life isn't worth living", "life is not worth living",
+    "not wanting to live", "life isn't worth living", "life is not worth living", "not wanting to be here",
+    "not wanting to be alive", "not want to be here", "not want to be alive",
 )
 _SI_ATTEMPT = (
     "tried to kill myself", "tried killing myself", "attempted suicide", "suicide attempt",
@@ -114,6 +115,9 @@ RISK_CUES: dict[str, tuple[str, ...]] = {
     "suicidal_ideation:passive": _SELF_SI_PASSIVE + _YOU_SI[8:],
     "suicidal_ideation:attempt": _SI_ATTEMPT,
     "suicidal_ideation:third": _SI_THIRD,
+    # A statement of safety: affirmed it is a denial, negated ("i can't keep myself safe") a disclosure.
+    "suicidal_ideation:safe": ("keep myself safe", "keep yourself safe", "keeping myself safe",
+                               "keeping yourself safe", "stay safe tonight", "safe from myself"),
     "self_harm:current": (
         "hurt myself", "hurting myself", "harm myself", "harming myself", "self harm", "self-harm",
         "self harming", "self-harming", "self injury", "self-injury", "cut myself", "cutting myself",
