@@ -127,6 +127,14 @@ def test_speaker_n_labels_count_as_unidentified():
     assert "speakers not identified" in items[0].text and items[0].text.endswith('reply: "no"')
 
 
+def test_an_unsure_reply_among_labelled_segments_is_shown_not_read():
+    turns = [("therapist", "any thoughts of suicide"), ("unknown", "no"), ("client", "i slept badly")]
+    items, flags = risk_section(segments_of(turns))
+    assert [it.text for it in items] == ['Risk screening (suicidal ideation): therapist asked: "any thoughts of '
+                                         'suicide"; reply: "no"']
+    assert flags == []
+
+
 def test_an_unsure_segment_among_labelled_ones_is_not_attributed():
     turns = [("therapist", "how was the week"), ("unknown", "i wanted to die most days"),
              ("client", "it was long")]

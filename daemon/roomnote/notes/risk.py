@@ -433,10 +433,8 @@ def _answer(units: list[list[Unit]], roles: list[str], i: int, k: int,
             continue
         if units[j][0].chunk.segment.start - seg_end > ANSWER_WINDOW_S or roles[j] == "therapist":
             return None
-        if roles[j] == "client" or (not identified and roles[j] == "unknown"):
+        if roles[j] in ("client", "unknown"):  # an unsure label is shown as "reply", unattributed
             return j, _reply_units(units[j], 0)
-        if roles[j] != "other":
-            return None
     return None
 
 
