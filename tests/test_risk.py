@@ -299,6 +299,12 @@ def test_a_detail_revision_may_add_but_keeps_every_risk_line():
     ([("client", "I feel like killing him sometimes honestly.")], ["harm_to_others:disclosure"]),
     ([("client", "Honestly I-I've been cutting the-the toxic people out of my life.")], []),
     ([("client", "he hit me when i said no")], ["abuse_neglect:disclosure"]),
+    ([("client", "I took a bunch of pills last night.")], ["suicidal_ideation:disclosure"]),  # recent: current
+    ([("client", "Sometimes I feel like everyone would be better off if I just disappeared.")],
+     ["suicidal_ideation:disclosure"]),
+    ([("therapist", "Do you have access to a gun?"), ("client", "My husband has one in the closet.")],
+     ["suicidal_ideation:screening"]),
+    ([("client", "I'm dying to see that new movie, it's supposed to be killer. I totally killed it at work.")], []),
     ([("therapist", "Do you feel safe at home?"), ("client", "Yes.")], ["abuse_neglect:screening", "abuse_neglect:denial"]),
     ([("therapist", "do you feel safe at home"), ("client", "no not really")],
      ["abuse_neglect:screening", "abuse_neglect:disclosure"]),

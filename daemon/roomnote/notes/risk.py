@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 from ..transcript import RedactedSegment
-from .chunks import MAX_CHUNK_WORDS, Chunk, cut_points
+from .chunks import Chunk, cut_points
 from .matching import CueIndex, Match, Tokens
 from .model import RISK_NOT_ASSESSED, Evidence, Item
 from .risk_cues import (ASKED_ABOUT, CATEGORIES, EXCLUDE, LABELS, PLAN_QUESTION, RISK_CUES, SI_INTENT,
@@ -225,8 +225,8 @@ def read_cue(words: Sequence[str], m: Match, name: str, lo: int, hi: int, questi
         negated = not negated
     window = _time_window(words, m, lo, hi)
     past = _has_phrase(window, _PAST_PHRASES) and not _has_phrase(window, _CURRENT_PHRASES)
-    if kind == "attempt":
-        past = True  # an attempt is an event; whether ideation is current is said elsewhere
+    if kind == "attempt":  # an event: past unless told as recent ("last night i took a bunch of pills")
+        past = not _has_phrase(window, _CURRENT_PHRASES)
     if negated and kind == "attempt":
         polarity = "negated"  # "i have never attempted suicide"
     elif negated and (after[:1] and after[0] in _PAST_AFTER or past):
@@ -389,7 +389,7 @@ def quote(text: str) -> str:
 
 
 def _label(category: str, detail: str = "") -> str:
-    extra = {"passive": "passive", "active": "active", "attempt": "past attempt", "victim": "toward the client",
+    extra = {"passive": "passive", "active": "active", "attempt": "attempt", "victim": "toward the client",
              "perpetrator": "by the client", "dependent": "toward a child or dependent"}.get(detail, "")
     return f"{LABELS[category]}, {extra}" if extra else LABELS[category]
 
@@ -568,7 +568,9 @@ def si_summary(lines: list[RiskLine], segments: Sequence[RedactedSegment]) -> It
         parts.append("passive thoughts of death")
     if "active" in kinds or "answer" in kinds:
         parts.append("active thoughts of suicide" if "active" in kinds else "thoughts of suicide (answer to a question)")
-    if any("attempt" in ln.kinds for ln in disclosed):
+    if any("attempt" in ln.kinds and ln.stance == "disclosure" for ln in disclosed):
+        parts.append("a recent attempt described")
+    elif any("attempt" in ln.kinds for ln in disclosed):
         parts.append("a past attempt described")
     elif not parts:
         parts.append("past thoughts of suicide, not described as current")

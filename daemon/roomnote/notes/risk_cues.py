@@ -60,7 +60,7 @@ _SELF_SI_PASSIVE = (
     "wanted to end it", "no point in living", "no point going on", "no point in going on",
     "life isn't worth living", "life is not worth living", "done with life", "given up on life",
     "give up on living", "what's the point of living", "pray i don't wake up", "better off if i wasn't",
-    "better off if i weren't", "better off without me around",
+    "better off if i weren't", "better off without me around", "if i just disappeared", "if i disappeared",
 )
 _YOU_SI = (
     "kill yourself", "killing yourself", "end your life", "ending your life", "take your life",
@@ -68,6 +68,10 @@ _YOU_SI = (
     "want to die", "wish you were dead", "better off dead", "not being alive",
     "not wanting to live", "life isn't worth living", "life is not worth living", "not wanting to be here",
     "not wanting to be alive", "not want to be here", "not want to be alive",
+    # means, asked of the client only: "do you have access to a gun?"
+    "you have access to a gun", "you have access to guns", "you have access to firearms", "you have a gun",
+    "you have any guns", "you own a gun", "guns in your home", "gun in your home", "gun in your house",
+    "guns in your house", "you have access to pills",
 )
 _SI_ATTEMPT = (
     "tried to kill myself", "tried killing myself", "attempted suicide", "suicide attempt",
