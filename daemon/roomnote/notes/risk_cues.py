@@ -60,7 +60,7 @@ _SELF_SI_PASSIVE = (
     "wanted to end it", "no point in living", "no point going on", "no point in going on",
     "life isn't worth living", "life is not worth living", "done with life", "given up on life",
     "give up on living", "what's the point of living", "pray i don't wake up", "better off if i wasn't",
-    "better off if i weren't", "better off without me around", "if i just disappeared", "if i disappeared",
+    "better off if i weren't", "better off without me around", "better off if i just disappeared", "better off if i disappeared",
 )
 _YOU_SI = (
     "kill yourself", "killing yourself", "end your life", "ending your life", "take your life",
