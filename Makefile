@@ -43,6 +43,7 @@ test: deps venv encoder
 bench: deps venv encoder
 	$(PY) bench/asr.py
 	$(PY) bench/notes.py
+	$(PY) bench/risk.py
 	$(PY) bench/publish.py
 	$(PY) bench/speakers.py
 	$(PY) bench/appliance.py
