@@ -123,8 +123,11 @@ def tokens_of(text: str) -> Tokens:
     """Words of spoken or written text: lowercase, apostrophes straight, edge punctuation off
     ("[NAME]" keeps its brackets so it reads as a person)."""
     t = Tokens.of(text)
-    words = tuple(w if w.startswith("[") and w.endswith("]") else _destutter(_key(w)) for w in t.words)
-    return Tokens(t.text, words, t.spans)
+    return Tokens(t.text, tuple(_word(w) for w in t.words), t.spans)
+
+
+def _word(w: str) -> str:
+    return w if w.startswith("[") and w.endswith("]") else _destutter(_key(w))
 
 
 _LEXICONS = {name: (cues, EXCLUDE.get(name.split(":")[0], ())) for name, cues in RISK_CUES.items()}
@@ -311,7 +314,7 @@ RISK_LEXICONS = _LEXICONS
 
 def classify_risk(words: tuple[str, ...], hits: dict[str, list[Match]]) -> list[RiskFinding]:
     """Risk cues of one segment with the stance their words suggest, speaker unknown."""
-    words = tuple(_key(w) for w in words)
+    words = tuple(_word(w) for w in words)
     readings = _readings(words, {k: v for k, v in hits.items() if k in _LEXICONS}, 0, len(words), False)
     stance = {"asked": "screening", "third": "third_party", "topic": "mention"}
     out = [RiskFinding(r.category, stance.get(r.form) or _SELF_STANCE[r.polarity], r.match) for r in readings]
