@@ -52,8 +52,9 @@ _SUBJECTS = _FIRST_PERSON_SUBJECTS | {"you", "you're", "you've", "you'd", "you'l
 _CLAUSE_BREAKS = frozenset({"but", "and", "so", "because", "cause", "though", "although", "except",
                             "if", "when", "then", "whether", "while"})  # not "or": "no x or y"
 _NEGATORS = frozenset({"no", "not", "never", "don't", "doesn't", "didn't", "haven't", "hasn't", "hadn't",
-                       "won't", "wouldn't", "isn't", "wasn't", "aren't", "weren't", "nor", "without", "can't", "cannot", "couldn't", "dont", "didnt", "wont",
-                       "wouldnt", "havent", "hasnt", "isnt", "wasnt", "cant", "ain't"})
+                       "won't", "wouldn't", "isn't", "wasn't", "aren't", "weren't", "nor", "without", "can't",
+                       "cannot", "couldn't", "dont", "didnt", "wont", "wouldnt", "havent", "hasnt", "isnt",
+                       "wasnt", "cant", "ain't"})
 _FILLER_AFTER = frozenset({"know", "mean", "see", "guess"})  # "you know", "i mean", "don't know"
 _POSSESSIVES = frozenset({"my", "his", "her", "their", "our", "a", "the"})
 _PERSONS = frozenset({"husband", "wife", "partner", "boyfriend", "girlfriend", "ex", "dad", "father", "mom",
