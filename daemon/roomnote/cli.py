@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     add_it_commands(sub)  # provision, selftest
     from .review.cli import add_commands as add_review_commands
     add_review_commands(sub)  # review: the therapist's review page
+    from .practice import add_commands as add_practice_commands
+    add_practice_commands(sub)  # practice init | sign-box: the practice CA, broker and workstations
 
     en = sub.add_parser("enroll", help="enrol the therapist's voice at the box: press the button, speak about "
                         "30 s, press again (kept encrypted on this box only)")

@@ -114,7 +114,7 @@ def publish_session(args, cfg, note, rt) -> int:
     from .service import PublishingService
 
     fmt = note.format
-    svc = PublishingService(cfg, reviser=_reviser())
+    svc = PublishingService(cfg, reviser=_reviser(), role="process")
     svc.start()
     stop = _until_signalled()
     try:
@@ -138,7 +138,8 @@ def cmd_publisher(args) -> int:
     from .service import PublishingService
 
     cfg = load_config(args.config)
-    svc = PublishingService(cfg, reviser=_reviser())
+    check_publish_ready(cfg)  # a missing key, CA or certificate is one line and exit 2, not "running"
+    svc = PublishingService(cfg, reviser=_reviser(), role="publisher")
     stop = _until_signalled()
     svc.start()
     log.info("publisher for %s/%s running; %d message(s) in the outbox", cfg.device.office, cfg.device.id,
@@ -152,7 +153,7 @@ def cmd_outbox_send(args) -> int:
     from .service import PublishingService
 
     cfg = load_config(args.config)
-    svc = PublishingService(cfg, reviser=None)
+    svc = PublishingService(cfg, reviser=None, role="outbox")
     svc.start()
     ok = svc.wait_delivered(args.wait)
     svc.stop()
