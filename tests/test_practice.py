@@ -4,7 +4,6 @@ mosquitto on the written configuration, a box provisioned from an office file, a
 workstation `roomnote review` and `roomnote inbox listen` side by side, each receiving every note."""
 from __future__ import annotations
 
-import os
 import re
 import stat
 import subprocess
@@ -18,8 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from mqtt_helpers import MOSQUITTO, free_port, redacted_session
-from review_rig import ReviewServer, sandbox_env
+from mqtt_helpers import free_port, redacted_session
+from review_rig import PracticeNetwork, ReviewServer, sandbox_env
 
 HOST = "127.0.0.1"
 
@@ -142,50 +141,12 @@ def test_sign_box_checks_the_request_and_bad_input_is_one_line(tmp_path):
 
 # ---- the practice network from the written files --------------------------------------------
 
-def rebased(config: Path, root: Path, out: Path) -> Path:
-    """The provisioned box's configuration with its own paths under root (the box is a folder here)."""
-    text = config.read_text().replace('"/etc/roomnote', f'"{root}/etc/roomnote')
-    out.write_text(text.replace('"/var/lib/roomnote', f'"{root}/var/lib/roomnote'))
-    return out
-
-
 @pytest.fixture(scope="module")
 def practice_net(tmp_path_factory):
-    """practice init -> mosquitto on its configuration -> provision a box -> sign-box -> provision --cert."""
     root = tmp_path_factory.mktemp("practice-net")
-    d, port = root / "practice", free_port()
-    r = roomnote("practice", "init", str(d), "--office", "north", "--broker-host", HOST, "--broker-port", str(port))
-    assert r.returncode == 0, r.stderr
-    conf = root / "mosquitto.conf"  # the written file, plus what a test run needs
-    extra = ["log_dest stderr", "log_type all"] + (["user root"] if os.geteuid() == 0 else [])
-    conf.write_text((d / "broker/mosquitto.conf").read_text() + "\n".join(extra) + "\n")
-    broker_log = root / "broker.log"
-    broker = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=open(broker_log, "ab"))
-    import socket
-    for _ in range(100):
-        try:
-            socket.create_connection((HOST, port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    office = root / "office.toml"
-    office.write_text(f'[office]\nid = "north"\ndevice = "room-a"\n[broker]\nhost = "{HOST}"\nport = {port}\n'
-                      f'ca_file = "{d}/ca/practice-ca.pem"\n')
-    box = root / "box"
-    me = __import__("pwd").getpwuid(os.geteuid()).pw_name
-    r = roomnote("provision", "--office", str(office), "--root", str(box), "--owner", me)
-    assert r.returncode == 0, r.stdout + r.stderr
-    r = roomnote("practice", "sign-box", str(d), str(box / "etc/roomnote/tls/device.csr"), "--signing-key",
-                 str(box / "var/lib/roomnote/keys/device-signing.key.pub.pem"))
-    assert r.returncode == 0, r.stderr
-    r = roomnote("provision", "--office", str(office), "--root", str(box), "--owner", me, "--cert",
-                 str(d / "boxes/room-a.pem"))
-    assert r.returncode == 0 and "provisioned" in r.stdout and "still missing" not in r.stdout, r.stdout + r.stderr
-    yield {"root": root, "dir": d, "port": port, "box_cfg": rebased(box / "etc/roomnote/roomnote.toml", box,
-                                                                      root / "box.toml"),
-           "ws_cfg": d / "workstations/north/workstation.toml", "broker_log": broker_log}
-    broker.terminate()
-    broker.wait(10)
+    net = PracticeNetwork(root, sandbox_env(root))
+    yield net
+    net.stop_broker()
 
 
 def wait_for(pred, timeout, what):
@@ -201,14 +162,13 @@ def test_review_and_inbox_listen_side_by_side_each_receive_every_note(practice_n
     from roomnote.config import load_config
     from roomnote.publish import PublishingService
 
-    env = sandbox_env(tmp_path)
+    net = practice_net
     listen_out = tmp_path / "listen"
-    listen = subprocess.Popen([sys.executable, "-m", "roomnote", "inbox", "listen", "--config",
-                               str(practice_net["ws_cfg"]), "--out", str(listen_out)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=open(tmp_path / "listen.log", "ab"))
-    review = ReviewServer(practice_net["ws_cfg"], env, tmp_path / "review.log", free_port())
-    review_inbox = Path(env["HOME"]) / "roomnote-inbox"  # the workstation.toml's default, under this HOME
-    svc = PublishingService(load_config(practice_net["box_cfg"]))
+    listen = subprocess.Popen([sys.executable, "-m", "roomnote", "inbox", "listen", "--config", str(net.ws_cfg),
+                               "--out", str(listen_out)], env=net.env, stdout=subprocess.DEVNULL,
+                              stderr=open(tmp_path / "listen.log", "ab"))
+    review = ReviewServer(net.ws_cfg, net.env, tmp_path / "review.log", free_port())
+    svc = PublishingService(load_config(net.box_cfg))  # the provisioned box, with the certificate sign-box made
     try:
         time.sleep(1.0)  # both workstation processes subscribed
         svc.start()
@@ -222,7 +182,7 @@ def test_review_and_inbox_listen_side_by_side_each_receive_every_note(practice_n
 
         def got(folder):
             return sorted(p.name for p in folder.glob("*.v*.json")) if folder.exists() else []
-        wait_for(lambda: got(listen_out) == sorted(sent) and got(review_inbox) == sorted(sent), 20,
+        wait_for(lambda: got(listen_out) == sorted(sent) and got(net.inbox) == sorted(sent), 20,
                  "every note at both the review page and inbox listen")
         time.sleep(1.0)
         assert listen.poll() is None and review.proc.poll() is None
@@ -231,7 +191,8 @@ def test_review_and_inbox_listen_side_by_side_each_receive_every_note(practice_n
         review.stop()
         listen.terminate()
         listen.wait(10)
-    log = practice_net["broker_log"].read_text()
+    log = net.broker_log.read_text()
     assert "already connected" not in log  # nobody was knocked off the broker
     ids = set(re.findall(r"New client connected from \S+ as (\S+)", log))
-    assert {i for i in ids if i.startswith("roomnote-review-")} and {i for i in ids if i.startswith("roomnote-inbox-")}
+    assert any(i.startswith("roomnote-review-") for i in ids) and any(i.startswith("roomnote-inbox-") for i in ids)
+    assert any(i.startswith("roomnote-box-north-room-a") for i in ids), ids
