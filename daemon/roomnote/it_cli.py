@@ -34,7 +34,7 @@ def add_model_commands(msub) -> None:
 
     a = msub.add_parser("install", help="install a model archive (zip or tar of a vosk model) after checking its "
                         "SHA-256 against the manifest")
-    a.add_argument("bundle", type=Path, metavar="BUNDLE")
+    a.add_argument("bundle", type=Path, metavar="BUNDLE", help="the model archive (.zip, .tar, .tar.gz)")
     a.add_argument("--config", type=Path, help="TOML configuration file (models.dir, models.manifest)")
     a.add_argument("--max-size-mb", type=int, default=DEFAULT_MAX_BYTES // (1 << 20), metavar="MIB",
                    help=f"refuse archives that unpack to more than this many MiB (default {DEFAULT_MAX_BYTES >> 20})")
