@@ -93,3 +93,28 @@ def test_selftest_off_a_pi_says_so_in_one_line_without_gpiozero_warnings(tmp_pat
     assert "PinFactoryFallback" not in r.stderr and "warnings.warn" not in r.stderr, r.stderr
     assert re.search(r"^button +FAIL +no GPIO pins found", r.stdout, re.M), r.stdout
 
+
+
+def test_provision_of_a_card_takes_the_service_user_from_the_card(tmp_path):
+    env = sandbox_env(tmp_path)
+    office = tmp_path / "office.toml"
+    office.write_text('[office]\nid = "north"\ndevice = "room-a"\n[broker]\nenabled = false\n')
+    card = tmp_path / "card"
+    (card / "etc").mkdir(parents=True)
+    (card / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    r = roomnote("provision", "--office", str(office), "--root", str(card), env=env)
+    assert r.returncode == 2 and f"{card}/etc/passwd" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r
+    (card / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\nroomnote:x:987:986::/var/lib/roomnote:/usr/sbin/nologin\n")
+    r = roomnote("provision", "--office", str(office), "--root", str(card), env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith(f"paths below are the box's own; on this machine they are under {card}")
+    key = card / "var/lib/roomnote/keys/outbox.key"
+    assert (key.stat().st_uid, key.stat().st_gid) == (987, 986)  # the card's user, not this machine's
+
+
+def test_models_install_into_a_card_needs_its_configuration(tmp_path):
+    env = sandbox_env(tmp_path)
+    (tmp_path / "card").mkdir()
+    (tmp_path / "bundle.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    r = roomnote("models", "install", str(tmp_path / "bundle.zip"), "--root", str(tmp_path / "card"), env=env)
+    assert r.returncode == 2 and "roomnote provision --root" in r.stderr and len(r.stderr.strip().splitlines()) == 1
