@@ -78,7 +78,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _write_key(path: Path, key) -> None:
+def write_private_key(path: Path, key) -> None:
     from cryptography.hazmat.primitives import serialization
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +208,7 @@ def _ca(p: Practice, ca_cert: Path | None, ca_key: Path | None, done: list[str])
         if cert_f.exists() and cert_f.read_bytes() != _pem(cert):
             raise PracticeError(f"{cert_f}: this folder already has another CA; use a new folder for another CA")
         if not cert_f.exists():
-            _write_key(key_f, key)
+            write_private_key(key_f, key)
             _write_public(cert_f, _pem(cert))
             done.append(f"practice CA {cert_f}: copied from {ca_cert}")
         else:
@@ -235,7 +235,7 @@ def _ca(p: Practice, ca_cert: Path | None, ca_key: Path | None, done: list[str])
             .sign(key, hashes.SHA256()))
     (p.dir / "ca").mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(p.dir / "ca", 0o700)
-    _write_key(key_f, key)
+    write_private_key(key_f, key)
     _write_public(cert_f, _pem(cert))
     done.append(f"practice CA {cert_f}: created (key {key_f}, 0600: keep it offline)")
     return _Ca(cert, key)
@@ -251,7 +251,7 @@ def _leaf(ca: _Ca, cert_f: Path, key_f: Path, cn: str, days: int, done: list[str
         key = _load_key(key_f)
     else:
         key = ec.generate_private_key(ec.SECP256R1())
-        _write_key(key_f, key)
+        write_private_key(key_f, key)
     if cert_f.exists():
         cert = _load_cert(cert_f)
         ok = (cert.issuer == ca.cert.subject and _cn(cert.subject) == cn
