@@ -22,10 +22,16 @@ from pathlib import Path
 OFFICE, DEVICE = "demo", "room-demo"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_port(wanted: int = 0) -> int:
+    """wanted if it is free (the page's usual port), else any free one."""
+    for port in (wanted, 0) if wanted else (0,):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise SystemExit("review-demo: no free port on 127.0.0.1")
 
 
 def _wait_port(port: int, proc: subprocess.Popen, what: str, log: Path) -> None:
@@ -84,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if root.exists():
         shutil.rmtree(root)  # a fresh practice each time: nothing of an earlier demo is reused
     root.mkdir(parents=True)
-    d, box, port, web = root / "practice", root / "box", _free_port(), 8765
+    d, box, port, web = root / "practice", root / "box", _free_port(), _free_port(8765)
     py = [sys.executable, "-m", "roomnote"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(Path(__file__).parents[2]),
                                                                        os.environ.get("PYTHONPATH", "")) if p)}

@@ -87,7 +87,10 @@ async function refreshNote(message) {
   const r = await fetch("/notes/" + box.dataset.noteId + "/body", {credentials: "same-origin"});
   if (!r.ok) return;
   const focusId = document.activeElement && document.activeElement.id;
+  const status = document.getElementById("action-status");
+  const kept = status ? {text: status.textContent, kind: status.className.replace("action-status", "").trim()} : null;
   box.innerHTML = await r.text();  // server-rendered, autoescaped
+  if (!message && kept && kept.text) message = kept;  // a refresh for another reason keeps what was said
   const art = document.getElementById("note");
   box.dataset.version = art.dataset.version;
   box.dataset.latest = art.dataset.latest;
