@@ -99,6 +99,8 @@ def test_a_practice_with_its_own_ca_uses_it(tmp_path):
                  str(d / "ca/practice-ca.pem"), "--ca-key", str(d / "ca/practice-ca.key"))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "p2/ca/practice-ca.pem").read_bytes() == (d / "ca/practice-ca.pem").read_bytes()
+    assert stat.S_IMODE((tmp_path / "p2/ca").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "p2/ca/practice-ca.key").stat().st_mode) == 0o600
     assert cert(tmp_path / "p2/broker/broker.pem").issuer == cert(d / "ca/practice-ca.pem").subject
     # a leaf certificate is not a CA; a key that is not the certificate's is refused
     r = roomnote("practice", "init", str(tmp_path / "p3"), "--office", "north", "--ca-cert",

@@ -192,6 +192,8 @@ def _ca(p: Practice, ca_cert: Path | None, ca_key: Path | None, done: list[str])
     from cryptography.x509.oid import NameOID
 
     cert_f, key_f = p.dir / "ca" / "practice-ca.pem", p.dir / "ca" / "practice-ca.key"
+    (p.dir / "ca").mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(p.dir / "ca", 0o700)  # the CA key's folder: only its owner may even list it
     if bool(ca_cert) != bool(ca_key):
         raise PracticeError("--ca-cert and --ca-key go together: give both files of the practice's own CA")
     if ca_cert and ca_key:  # the practice's own CA: copied in, checked to be a pair and a CA
@@ -233,8 +235,6 @@ def _ca(p: Practice, ca_cert: Path | None, ca_key: Path | None, done: list[str])
                                          key_agreement=False, encipher_only=False, decipher_only=False),
                            critical=True)
             .sign(key, hashes.SHA256()))
-    (p.dir / "ca").mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(p.dir / "ca", 0o700)
     write_private_key(key_f, key)
     _write_public(cert_f, _pem(cert))
     done.append(f"practice CA {cert_f}: created (key {key_f}, 0600: keep it offline)")
@@ -444,7 +444,7 @@ def add_commands(sub) -> None:
                         "mosquitto configuration and ACL, and signing each box's certificate request")
     psub = pr.add_subparsers(required=True, metavar="ACTION")
     i = psub.add_parser("init", help="create (or complete) the practice folder: CA, broker, one workstation per "
-                        "office; run again to add an office (nothing that exists is replaced)")
+                        "office; run again to add an office (keys are never replaced)")
     i.add_argument("dir", type=Path, metavar="DIR", help="the practice folder (keep it safe: it holds the CA key)")
     i.add_argument("--office", action="append", default=[], metavar="NAME",
                    help="an office id, as in its boxes' office files (repeat for each office)")

@@ -86,10 +86,12 @@ async function refreshNote(message) {
   const box = noteBody();
   const r = await fetch("/notes/" + box.dataset.noteId + "/body", {credentials: "same-origin"});
   if (!r.ok) return;
+  const html = await r.text();
   const focusId = document.activeElement && document.activeElement.id;
+  // read after the fetch: a refresh that finished meanwhile may have said something newer
   const status = document.getElementById("action-status");
   const kept = status ? {text: status.textContent, kind: status.className.replace("action-status", "").trim()} : null;
-  box.innerHTML = await r.text();  // server-rendered, autoescaped
+  box.innerHTML = html;  // server-rendered, autoescaped
   if (!message && kept && kept.text) message = kept;  // a refresh for another reason keeps what was said
   const art = document.getElementById("note");
   box.dataset.version = art.dataset.version;
@@ -145,14 +147,18 @@ async function onFinalize() {
   const res = await act("/notes/" + id + "/finalize", {}, "Finalising: sending to the box…");
   say(res.message, KIND[res.state]);
   if (res.state === "pending") {
+    finalisingHere = id;  // the finalize events will say how it went
     const btn = document.getElementById("finalize");
     if (btn) btn.disabled = true;
   }
 }
 
+let finalisingHere = null;
+
 function onFinalizeProgress(d) {
   const box = noteBody();
   if (!box || box.dataset.noteId !== d.note_id) return;
+  if (d.state !== "pending") finalisingHere = null;
   if (d.state === "verified") {
     refreshNote({text: "Finalised. The box destroyed the session's transcript; its signed receipt is below.", kind: "ok"});
   } else if (d.state === "failed" || d.state === "no_key") {
@@ -246,7 +252,13 @@ function startEvents() {
       const newer = r.version > Number(box.dataset.latest);
       const shownLatest = box.dataset.version === box.dataset.latest;
       if ((newer && shownLatest) || r.status !== box.dataset.status) {
-        refreshNote(newer ? {text: "Version " + r.version + " arrived from the box.", kind: "ok"} : null);
+        let msg = null;
+        if (newer) msg = {text: "Version " + r.version + " arrived from the box.", kind: "ok"};
+        else if (finalisingHere !== r.note_id && ["finalised", "discarded", "expired", "unverified"].includes(r.status)) {
+          // a receipt that came later than the page waited, or from another workstation
+          msg = {text: "The box's receipt arrived: " + r.status_text + ".", kind: r.status === "unverified" ? "warn" : "ok"};
+        }
+        refreshNote(msg);
       }
     }
   });
