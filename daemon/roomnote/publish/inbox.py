@@ -95,13 +95,18 @@ class Inbox:
         if where is None:
             return
         office, device, kind = where
+        if kind == "status":  # a box's heartbeat, for the review page's live status; never stored
+            try:
+                if self.on_status and msg.payload:
+                    self.on_status(device, json.loads(msg.payload))
+            except Exception:  # noqa: BLE001 - a bad heartbeat never stops the inbox
+                log.warning("a status message from %s is not JSON; ignored", device)
+            return
         try:
             if kind == "notes":
                 self._note(device, bytes(msg.payload))
             elif kind == "receipts":
                 self._receipt(device, bytes(msg.payload))
-            elif kind == "status" and self.on_status:
-                self.on_status(device, json.loads(msg.payload))
         except Exception as e:  # noqa: BLE001 - one bad message never stops the inbox
             log.error("a %s message from %s could not be stored (%s)", kind, device, e.__class__.__name__)
 
