@@ -4,6 +4,7 @@ mosquitto on the written configuration, a box provisioned from an office file, a
 workstation `roomnote review` and `roomnote inbox listen` side by side, each receiving every note."""
 from __future__ import annotations
 
+import os
 import re
 import stat
 import subprocess
@@ -198,3 +199,34 @@ def test_review_and_inbox_listen_side_by_side_each_receive_every_note(practice_n
     ids = set(re.findall(r"New client connected from \S+ as (\S+)", log))
     assert any(i.startswith("roomnote-review-") for i in ids) and any(i.startswith("roomnote-inbox-") for i in ids)
     assert any(i.startswith("roomnote-box-north-room-a") for i in ids), ids
+
+
+def test_review_demo_starts_a_practice_and_ctrl_c_stops_all_of_it(tmp_path):
+    """`make review-demo` (python -m roomnote.review.demo): broker, box and page up, the page's
+    address printed; Ctrl-C (SIGINT to the group, as a terminal sends it) stops every process.
+    That the box's note reaches the page is the browser test's flow (test_review_browser.py)."""
+    import json
+    import signal
+    import urllib.request
+
+    env = sandbox_env(tmp_path)
+    demo = subprocess.Popen([sys.executable, "-m", "roomnote.review.demo", str(tmp_path / "demo")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    url, lines = None, []
+    try:
+        for line in demo.stdout:
+            lines.append(line)
+            m = re.search(r"The review page: (http://127\.0\.0\.1:\d+/)", line)
+            if m:
+                url = m.group(1)
+                break
+        assert url, "".join(lines)
+        assert json.loads(urllib.request.urlopen(url + "notes.json", timeout=10).read()) is not None
+        children = subprocess.run(["pgrep", "-s", str(demo.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) >= 4, children  # the demo, mosquitto, the review page, the box
+    finally:
+        os.killpg(demo.pid, signal.SIGINT)
+        out, _ = demo.communicate(timeout=60)
+    assert demo.returncode == 0 and "review-demo: stopped" in out, out
+    time.sleep(0.5)
+    assert subprocess.run(["pgrep", "-s", str(demo.pid)], capture_output=True).stdout == b""  # nothing left running

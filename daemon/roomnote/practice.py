@@ -166,10 +166,10 @@ class _Ca:
         return b.sign(self.key, hashes.SHA256())
 
 
-def _check_name(what: str, value: str) -> str:
-    if not NAME.match(value):
-        raise PracticeError(f"{what} {value!r}: use 1 to 64 letters, digits, - and _ (it becomes an MQTT topic "
-                            "level and a certificate name)")
+def _check_name(what: str, value: str, longest: int = 64) -> str:
+    if not NAME.match(value) or len(value) > longest:
+        raise PracticeError(f"{what} {value!r}: use 1 to {longest} letters, digits, - and _ (it becomes an MQTT "
+                            "topic level and a certificate name)")
     return value
 
 
@@ -333,7 +333,7 @@ def init(d: Path, offices: list[str], broker_host: str | None = None, broker_por
          days: int | None = None, ca_cert: Path | None = None, ca_key: Path | None = None) -> list[str]:
     """Create or complete the practice folder; returns one line per thing done or kept."""
     for o in offices:
-        _check_name("--office", o)
+        _check_name("--office", o, 58)  # the workstation's CN inbox-<office> is at most 64 characters
     if d.exists() and not d.is_dir():
         raise PracticeError(f"{d}: not a directory; choose a folder for the practice's files")
     p = Practice.load(d) if (d / "practice.toml").is_file() else Practice(d)
