@@ -305,10 +305,17 @@ class ReviewApp:
                 "boxes": [{"device": k, **v} for k, v in sorted(self.boxes.items())]}
 
     def status_arrived(self, device: str, d: dict) -> None:  # inbox thread: a box's retained heartbeat
-        state = str(d.get("state", "")) if isinstance(d, dict) else ""
-        if state not in ("online", "offline"):
-            state = "selftest" if isinstance(d, dict) and "checks" in d else "unknown"
-        at = datetime.now().astimezone().strftime("%H:%M:%S")
+        d = d if isinstance(d, dict) else {}
+        state = str(d.get("state", ""))
+        if state == "selftest":  # IT's last self-test, retained until the service starts
+            state = "self-test passed" if d.get("passed") else "self-test failed"
+        elif state not in ("online", "offline"):
+            state = "unknown"
+        try:  # the box's own time of the heartbeat: a retained one may be hours old when it is delivered
+            when = datetime.fromisoformat(str(d["ts"]).replace("Z", "+00:00")).astimezone()
+        except (KeyError, TypeError, ValueError):
+            when = datetime.now().astimezone()  # a last will has no time: when it was heard
+        at = when.strftime("%H:%M:%S") if when.date() == datetime.now().date() else when.strftime("%d %b %H:%M")
         self.boxes = {**self.boxes, device: {"state": state, "at": at}}  # rebound whole: readers never see it change
 
     def note_arrived(self, d: dict) -> None:  # inbox thread
