@@ -191,7 +191,7 @@ def test_a_revision_round_trips_with_the_changes_highlighted(rig):
     assert "an older version" in page.inner_text("#note .meta")
     page.go_back()
     history = page.inner_text(".revisions")  # says what was asked, as typed here (kept on the workstation)
-    assert "v2: format changed: \u201crewrite as dap\u201d" in history
+    assert "v2: format changed to DAP" in history
     assert "v3: a part removed: \u201cremove the part about homework\u201d" in history
 
 

@@ -108,6 +108,8 @@ def _evidence(item, quotes: dict[str, list[str]] | None = None) -> list[dict]:
 
 def _revision_text(kind: str, asked: str | None) -> str:
     said = REVISION_TEXT.get(kind, kind)
+    if kind == "reformat" and asked and asked.startswith("rewrite as "):  # the page's own format buttons
+        return f"format changed to {FORMAT_TITLES.get(asked[11:], asked[11:].upper())}"
     return f"{said}: \u201c{asked}\u201d" if asked else said
 
 
