@@ -19,7 +19,7 @@ LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 CITED_TEST = re.compile(r"\b(tests/[\w/]+\.py)::(\w+)")
 # where a command starts in a shell line: first word, after a pipe or list operator, a prompt,
 # sudo / runuser, or an absolute path to the executable (/opt/roomnote/bin/roomnote)
-STARTS = {"|", "||", "&&", ";", "$", "sudo", "--", "exec", "time", "then", "do"}
+STARTS = {"|", "||", "&&", ";", "$", "sudo", "--", "exec", "time", "then", "do", "-m"}
 ENDS = {"|", "||", "&&", ";", ">", ">>", "<", "2>", "#"}
 
 
@@ -117,6 +117,7 @@ def test_the_command_checker_finds_real_drift():
         [["enroll", "--config", "/etc/roomnote/roomnote.toml"]]
     assert commands("cat /etc/roomnote/roomnote.toml | roomnote models list # x") == [["models", "list"]]
     assert commands("the roomnote user") == []
+    assert commands(".venv/bin/python -m roomnote review --config ws.toml") == [["review", "--config", "ws.toml"]]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
