@@ -37,6 +37,10 @@ demo: deps venv encoder
 	$(PY) -m roomnote.synth build/demo-session.wav
 	$(VENV)/bin/roomnote process build/demo-session.wav --out build/demo-note
 
+.PHONY: review-demo
+review-demo: deps venv encoder  ## on loopback: a practice broker, a box on a synthesised session, the review page
+	$(PY) -m roomnote.review.demo build/review-demo
+
 test: deps venv encoder
 	$(PY) -m pytest -q tests
 

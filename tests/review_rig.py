@@ -110,3 +110,74 @@ CONTRAST_JS = """
   return bad;
 }
 """
+
+
+class PracticeNetwork:
+    """A practice set up as IT would, with no hand-written certificate: `roomnote practice init`,
+    mosquitto on the configuration it wrote, a box provisioned from an office file, its request
+    signed by `roomnote practice sign-box`, and the certificate installed by `provision --cert`.
+
+    The box is a folder here, so its provisioned configuration is used with its own paths
+    (/etc/roomnote, /var/lib/roomnote) moved under that folder: `box_cfg`."""
+
+    def __init__(self, root: Path, env: dict, office: str = "north", device: str = "room-a"):
+        self.root, self.env, self.office, self.device = root, env, office, device
+        self.dir, self.port = root / "practice", free_port()
+        self._run("practice", "init", str(self.dir), "--office", office, "--broker-host", "127.0.0.1",
+                  "--broker-port", str(self.port))
+        extra = ["log_dest stderr", "log_type error", "log_type warning", "log_type notice"]
+        if os.geteuid() == 0:
+            extra.append("user root")  # else it drops to "mosquitto", who cannot read the practice's key files
+        self.conf = root / "mosquitto.conf"
+        self.conf.write_text((self.dir / "broker/mosquitto.conf").read_text() + "\n".join(extra) + "\n")
+        self.broker_log = root / "broker.log"
+        self.broker: subprocess.Popen | None = None
+        self.start_broker()
+        office_file = root / "office.toml"
+        office_file.write_text(f'[office]\nid = "{office}"\ndevice = "{device}"\n[broker]\nhost = "127.0.0.1"\n'
+                               f'port = {self.port}\nca_file = "{self.dir}/ca/practice-ca.pem"\nheartbeat_s = 2\n')
+        box, me = root / "box", __import__("pwd").getpwuid(os.geteuid()).pw_name
+        self._run("provision", "--office", str(office_file), "--root", str(box), "--owner", me)
+        self._run("practice", "sign-box", str(self.dir), str(box / "etc/roomnote/tls/device.csr"), "--signing-key",
+                  str(box / "var/lib/roomnote/keys/device-signing.key.pub.pem"))
+        out = self._run("provision", "--office", str(office_file), "--root", str(box), "--owner", me, "--cert",
+                        str(self.dir / f"boxes/{device}.pem"))
+        assert "still missing" not in out, out
+        text = (box / "etc/roomnote/roomnote.toml").read_text()
+        text = text.replace('"/etc/roomnote', f'"{box}/etc/roomnote').replace('"/var/lib/roomnote', f'"{box}/var/lib/roomnote')
+        self.box_cfg = root / "box.toml"
+        self.box_cfg.write_text(text)
+        self.ws_cfg = self.dir / f"workstations/{office}/workstation.toml"
+        self.inbox = Path(env["HOME"]) / "roomnote-inbox"  # the workstation.toml's default, under the test's HOME
+
+    def _run(self, *args: str) -> str:
+        r = subprocess.run([sys.executable, "-m", "roomnote", *args], env=self.env, capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, f"roomnote {' '.join(args[:2])}: {r.stdout}{r.stderr}"
+        return r.stdout
+
+    def workstation(self, **review) -> Path:
+        """The workstation.toml as written, with [review] settings added (e.g. longer waits)."""
+        lines = "".join(f"{k} = {v!r}\n" for k, v in review.items())
+        path = self.root / "workstation.toml"
+        path.write_text(self.ws_cfg.read_text().replace("[review]\n", "[review]\n" + lines))
+        return path
+
+    def start_broker(self) -> None:
+        self.broker = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                       stderr=open(self.broker_log, "ab"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.broker.poll() is not None:
+                raise RuntimeError(f"mosquitto exited: {self.broker_log.read_text()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start listening")
+
+    def stop_broker(self) -> None:
+        if self.broker and self.broker.poll() is None:
+            self.broker.terminate()
+            self.broker.wait(10)

@@ -1,6 +1,8 @@
-"""The review page end to end, in a real browser: Debian's chromium driven by Playwright, a real
-mosquitto, a real box (`roomnote process --publish --serve` on a flite-synthesised session) and
-the real `roomnote review`. The note appears without a reload, the format switch and a revision
+"""The review page end to end, in a real browser, as a new practice would run it: `roomnote practice
+init` (CA, broker, workstation), `roomnote provision` of a box, `practice sign-box`, the real
+mosquitto on the written configuration, a real box (`roomnote process --publish --serve` on a
+flite-synthesised session, with the provisioned configuration) and the real `roomnote review` on
+the written workstation.toml; no hand-written certificate. Debian's chromium driven by Playwright. The note appears without a reload, the format switch and a revision
 round-trip with the changes highlighted, a refusal is shown as one, the therapist's own version is
 kept beside the box's, copy for EHR puts the plain text on the clipboard, the downloads are the
 note's Markdown and FHIR, and finalise shows the verified deletion receipt."""
@@ -15,9 +17,8 @@ import sys
 
 import pytest
 
-from mqtt_helpers import Broker, Pki, device_toml
-from review_rig import CONTRAST_JS, SCREENSHOTS, ReviewServer, free_port, launch_browser, sandbox_env, toml_section
-from test_publish_session import CANARY_TURNS, CANARY_WORDS, roomnote
+from review_rig import CONTRAST_JS, SCREENSHOTS, PracticeNetwork, ReviewServer, free_port, launch_browser, sandbox_env
+from test_publish_session import CANARY_TURNS, CANARY_WORDS
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -28,27 +29,16 @@ NOTE_WORDS = ["anxious", "homework", "worried", "mornings"]  # said in the sessi
 def rig(tmp_path_factory, make_speech):
     root = tmp_path_factory.mktemp("review")
     wav = make_speech(CANARY_TURNS, "publish-canary")
-    pki = Pki(root / "pki")
-    broker = Broker(root / "broker", pki).start()
     env = sandbox_env(root)
-    box_root, ws_root = root / "box", root / "ws"
-    box_cfg = device_toml(box_root, pki, broker.port, "room-a", pki.issue("room-a"))
-    assert roomnote("keys", "init", "--config", str(box_cfg), env=env).returncode == 0
-    keys = ws_root / "device-keys"
-    keys.mkdir(parents=True)
-    shutil.copy(box_root / "keys" / "signing.key.pub.pem", keys / "room-a.pub.pem")
-    inbox = ws_root / "inbox"
-    ws_cfg = device_toml(ws_root, pki, broker.port, "ws", pki.issue("inbox-office1"))
-    with open(ws_cfg, "a") as f:
-        f.write(toml_section("review", {"inbox": str(inbox), "device_keys": str(keys), "answer_wait_s": 60.0,
-                                        "receipt_wait_s": 30.0}))
-    server = ReviewServer(ws_cfg, env, root / "review.log", free_port())
+    net = PracticeNetwork(root, env)  # practice init, mosquitto, provision, sign-box, provision --cert
+    box_cfg, inbox = net.box_cfg, net.inbox
+    server = ReviewServer(net.workstation(answer_wait_s=60.0, receipt_wait_s=30.0), env, root / "review.log", free_port())
     pw = sync_api.sync_playwright().start()
     browser = launch_browser(pw, root / "chromium-profile")
     browser.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
     page = browser.new_page()
     page.set_default_timeout(30_000)
-    state = {"root": root, "wav": wav, "broker": broker, "env": env, "box_cfg": box_cfg, "inbox": inbox,
+    state = {"root": root, "wav": wav, "net": net, "env": env, "box_cfg": box_cfg, "inbox": inbox,
              "server": server, "page": page, "box": None, "errors": []}
     page.on("pageerror", lambda e: state["errors"].append(str(e)))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -62,7 +52,7 @@ def rig(tmp_path_factory, make_speech):
             box.terminate()
             box.wait(15)
         server.stop()
-        broker.stop()
+        net.stop_broker()
         shutil.copy(server.log, SCREENSHOTS / "review-e2e.log")  # to read after a failure (ids only)
 
 
@@ -86,7 +76,7 @@ def test_a_note_appears_on_the_list_without_a_reload(rig):
     rig["note_id"] = row.get_attribute("data-note-id")
     assert re.fullmatch(r"[0-9a-f]{32}", rig["note_id"])
     text = row.inner_text()
-    assert "office1" in text and "room-a" in text and "SOAP" in text and "New" in text and "v1" in text
+    assert "north" in text and "room-a" in text and "SOAP" in text and "New" in text and "v1" in text
     assert not page.locator("#empty").is_visible()
     page.screenshot(path=str(SCREENSHOTS / "review-list.png"), full_page=True)
     assert page.evaluate(CONTRAST_JS) == []  # readable contrast (WCAG AA)
@@ -118,7 +108,7 @@ def test_the_note_view_shows_sections_evidence_redactions_consent_and_facts(rig)
     assert page.inner_text("#note-title").startswith("SOAP note")
     for s in d["sections"]:
         assert page.locator(f"#sec-{s['key']}").inner_text() == s["title"]
-    chips = page.locator(".ev").all_inner_texts()
+    chips = page.locator(".ev:not([hidden])").all_inner_texts()
     assert chips and all(re.fullmatch(r"\d\d:\d\d:\d\d\u2013\d\d:\d\d:\d\d|\+\d+ more", c) for c in chips)
     side = page.inner_text(".note-side")
     for kind, n in d["redaction_counts"].items():
@@ -129,6 +119,33 @@ def test_the_note_view_shows_sections_evidence_redactions_consent_and_facts(rig)
     assert page.evaluate(CONTRAST_JS) == []
     labels = page.evaluate("Array.from(document.querySelectorAll('textarea')).map(t => t.labels.length)")
     assert labels and all(n == 1 for n in labels)  # every text box has its label
+
+
+def test_evidence_is_a_focusable_control_that_shows_the_cited_words(rig):
+    page = rig["page"]
+    d = note_json(rig, 1)
+    first = page.locator("button.ev").first
+    first.focus()  # a real control: reachable from the keyboard, opened with Enter
+    assert page.evaluate("document.activeElement.tagName") == "BUTTON"
+    page.keyboard.press("Enter")
+    assert first.get_attribute("aria-expanded") == "true"
+    panel = page.locator("#" + first.get_attribute("aria-controls"))
+    assert panel.is_visible() and "segment" in panel.inner_text()
+    page.keyboard.press("Enter")
+    assert not panel.is_visible()
+    # a line that is not itself a quote shows the note's own quoted words of its passage
+    quotes = {e["segment_id"]: it["text"] for s in d["sections"] for it in s["items"]
+              if it["kind"] in ("quote", "response") for e in it["evidence"]}
+    for si, s in enumerate(d["sections"]):
+        for ii, it in enumerate(s["items"]):
+            for ei, e in enumerate(it["evidence"]):
+                if it["kind"] not in ("quote", "response", "risk", "goal", "plan") and e["segment_id"] in quotes:
+                    page.locator(f'button[aria-controls="ev-{s["key"]}-{ii + 1}-{ei + 1}"]').click()
+                    words = page.locator(f'#ev-{s["key"]}-{ii + 1}-{ei + 1} blockquote').all_inner_texts()
+                    assert quotes[e["segment_id"]] in words
+                    page.screenshot(path=str(SCREENSHOTS / "review-evidence.png"), full_page=True)
+                    return
+    pytest.fail("no line of the note cites a quoted passage; the session should give one")
 
 
 def test_an_instruction_the_box_cannot_act_on_is_shown_as_refused(rig):
@@ -173,6 +190,49 @@ def test_a_revision_round_trips_with_the_changes_highlighted(rig):
     page.goto(f"{rig['server'].url}/notes/{rig['note_id']}?v=2")
     assert "an older version" in page.inner_text("#note .meta")
     page.go_back()
+    history = page.inner_text(".revisions")  # says what was asked, as typed here (kept on the workstation)
+    assert "v2: format changed to DAP" in history
+    assert "v3: a part removed: \u201cremove the part about homework\u201d" in history
+
+
+def test_a_label_tells_sessions_apart_on_the_list(rig):
+    page = rig["page"]
+    page.fill("#label-text", "couple, 10:00")
+    page.click("#label-form button[type=submit]")
+    page.wait_for_selector("#action-status.ok >> text=on this computer only")
+    row = rig["page"].context.new_page()
+    row.goto(rig["server"].url + "/")
+    tr = row.locator(f'#note-rows tr[data-note-id="{rig["note_id"]}"]')
+    text = tr.inner_text()
+    d = note_json(rig)
+    theme = next((it["text"].removeprefix("Theme:").strip() for s in d["sections"] for it in s["items"]
+                  if it["kind"] == "theme"), "")
+    assert "couple, 10:00" in text and theme in text and re.search(r"\b(under 1 min|\d+ min)\b", text), text
+    local = json.loads((rig["inbox"] / "local" / f"{rig['note_id']}.json").read_text())
+    assert local["label"] == "couple, 10:00"  # on the workstation; nothing was sent to the box
+    row.close()
+
+
+def test_the_list_and_the_note_fit_a_phone(rig):
+    """390 px wide: nothing cut off or spilling out (Version, Status, the format buttons)."""
+    phone = rig["page"].context.new_page()
+    phone.set_viewport_size({"width": 390, "height": 844})
+    phone.goto(rig["server"].url + "/")
+    phone.wait_for_selector("#note-rows tr")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    for col in ("Version", "Status", "Length"):
+        box = phone.locator(f'#note-rows tr td[data-col="{col}"]').first.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (col, box)
+    phone.screenshot(path=str(SCREENSHOTS / "review-list-390.png"), full_page=True)
+    assert phone.evaluate(CONTRAST_JS) == []
+    phone.goto(f"{rig['server'].url}/notes/{rig['note_id']}")
+    phone.wait_for_selector("#note")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    for b in phone.locator("[data-action=format], .actions > *").all():
+        box = b.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    phone.screenshot(path=str(SCREENSHOTS / "review-note-390.png"), full_page=True)
+    phone.close()
 
 
 def test_the_therapists_own_version_is_kept_beside_the_boxs(rig):
@@ -223,7 +283,10 @@ def test_finalise_shows_the_verified_deletion_receipt(rig):
     listing.wait_for_selector("#live.on")
     listing.evaluate("window.__sameDocument = 'list'")
     page.once("dialog", lambda d: d.accept())
-    page.click("#finalize")
+    with page.expect_response(lambda r: r.url.endswith("/finalize")) as answered:
+        page.click("#finalize")
+    assert answered.value.status == 202  # answered at once; the receipt comes on the live stream
+    assert "waiting" in page.inner_text("#action-status")
     receipt = page.wait_for_selector("#receipt.receipt-verified", timeout=60_000)
     text = receipt.inner_text()
     assert "signed receipt verified" in text and "Signature verified with room-a's key" in text
@@ -264,6 +327,17 @@ def test_a_later_session_goes_on_top_and_a_stopped_box_marks_its_note_expired(ri
         _, err = box.communicate(timeout=30)
     assert box.returncode == 0, err
     page.locator(f'#note-rows tr[data-note-id="{second}"] .status-expired').wait_for()
+
+
+def test_live_is_the_brokers_connection_not_the_pages(rig):
+    page = rig["page"]
+    page.goto(rig["server"].url + "/")
+    page.wait_for_selector("#live.on")
+    assert "room-a" in page.inner_text("#boxes")  # the box's last heartbeat (or its last will)
+    rig["net"].stop_broker()
+    assert page.wait_for_selector("#live.off", timeout=30_000).inner_text() == "Broker not reachable"
+    rig["net"].start_broker()
+    page.wait_for_selector("#live.on", timeout=30_000)
 
 
 def test_no_page_errors_and_no_note_text_in_the_log(rig):

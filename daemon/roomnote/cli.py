@@ -24,7 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="roomnote: %(message)s", stream=sys.stderr)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, so a reader that went away is handled below, not at exit
+        return code
+    except BrokenPipeError:
+        # the reader stopped early (`roomnote models list | head`): end quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except RoomnoteError as e:
         print(f"roomnote: error: {e}", file=sys.stderr)
         return 2
@@ -40,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
     pr = sub.add_parser("process", help="make a redacted note from a WAV file")
-    pr.add_argument("wav", type=Path, metavar="SESSION.wav")
+    pr.add_argument("wav", type=Path, metavar="SESSION.wav", help="the recording: a PCM WAV file")
     pr.add_argument("--format", choices=NOTE_FORMATS, help="note format (default: notes.format of the config)")
     pr.add_argument("--out", type=Path, default=Path("."), help="directory for the note's JSON and Markdown (default: .)")
     pr.add_argument("--config", type=Path, help="TOML configuration file")
@@ -63,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         a.add_argument("--config", type=Path, help="TOML configuration file")
         a.set_defaults(func=func)
     h = msub.add_parser("hash", help="print the manifest files block for a model directory (for pinning)")
-    h.add_argument("dir", type=Path)
+    h.add_argument("dir", type=Path, help="the unpacked model directory")
     h.set_defaults(func=cmd_models_hash)
     from .it_cli import add_commands as add_it_commands, add_model_commands
     add_model_commands(msub)  # models install
@@ -71,8 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     add_it_commands(sub)  # provision, selftest
     from .review.cli import add_commands as add_review_commands
     add_review_commands(sub)  # review: the therapist's review page
+    from .practice import add_commands as add_practice_commands
+    add_practice_commands(sub)  # practice init | sign-box: the practice CA, broker and workstations
 
-    en = sub.add_parser("enroll", help="enrol the therapist's voice at the box: press the button, speak about "
+    en = sub.add_parser("enroll", help="enroll the therapist's voice at the box: press the button, speak about "
                         "30 s, press again (kept encrypted on this box only)")
     how = en.add_mutually_exclusive_group()
     how.add_argument("--from-wav", type=Path, metavar="FILE",
@@ -84,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
     en.add_argument("--config", type=Path, help="TOML configuration file")
     en.set_defaults(func=cmd_enroll)
     return p
+
+
+def require_config(args, command: str, writes: str = "under /var/lib/roomnote") -> None:
+    """Commands that write keys, an outbox or notes: without --config they would write the
+    box's system paths (/var/lib/roomnote, /etc/roomnote) or root's home, so ask for one unless
+    systemd runs the service (it sets INVOCATION_ID)."""
+    if getattr(args, "config", None) is None and not os.environ.get("INVOCATION_ID"):
+        raise RoomnoteError(f"{command}: no --config given; it would write {writes}. Pass --config "
+                            "FILE (on a box: /etc/roomnote/roomnote.toml; on a workstation: its workstation.toml "
+                            "from roomnote practice init)")
 
 
 # Output files of `process --format-out`: name -> file suffix.
@@ -113,6 +131,8 @@ def cmd_process(args) -> int:
     from .notes import to_markdown
     from .pipeline import load_engines, new_session_id, redact_and_compose, session_facts, transcribe
 
+    if args.publish:
+        require_config(args, "process --publish")
     cfg = load_config(args.config)
     fmt = args.format or cfg.notes.format
     info = read_wav_info(args.wav)  # bad input fails here, before models load
@@ -194,18 +214,24 @@ def cmd_models_list(args) -> int:
 
     cfg = load_config(args.config)
     manifest = load_manifest(cfg.models.manifest or None)
+    from .models import verify_model
+
     print(f"manifest: {manifest.path}")
+    rows = [("MODEL", "KIND", "ENGINE", "LANG", "STATE", "PINNED", "LICENCE")]
     for e in manifest.entries.values():
         state = "installed" if is_installed(e, cfg.models.dir) else "not installed"
         if state == "installed" and e.files:
-            from .models import verify_model
             try:
                 verify_model(e, cfg.models.dir)
-                state = "installed, verified"
+                state = "verified"
             except RoomnoteError:
-                state = "installed, FAILED verification"
-        pinned = f"{len(e.files)} files pinned" if e.files else "unpinned"
-        print(f"{e.name:32} {e.kind:4} {e.engine:13} {e.language or '-':3} {state}, {pinned}; {e.licence}")
+                state = "FAILED verification"
+        n = len(e.files)
+        pinned = f"{n} file{'' if n == 1 else 's'}" if n else "unpinned"
+        rows.append((e.name, e.kind, e.engine, e.language or "-", state, pinned, e.licence))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
     return 0
 
 

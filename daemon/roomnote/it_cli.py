@@ -34,8 +34,11 @@ def add_model_commands(msub) -> None:
 
     a = msub.add_parser("install", help="install a model archive (zip or tar of a vosk model) after checking its "
                         "SHA-256 against the manifest")
-    a.add_argument("bundle", type=Path, metavar="BUNDLE")
+    a.add_argument("bundle", type=Path, metavar="BUNDLE", help="the model archive (.zip, .tar, .tar.gz)")
     a.add_argument("--config", type=Path, help="TOML configuration file (models.dir, models.manifest)")
+    a.add_argument("--root", type=Path, metavar="DIR",
+                   help="install into the system mounted at DIR (e.g. an SD card): its models.dir, read from "
+                        "DIR/etc/roomnote/roomnote.toml unless --config is given")
     a.add_argument("--max-size-mb", type=int, default=DEFAULT_MAX_BYTES // (1 << 20), metavar="MIB",
                    help=f"refuse archives that unpack to more than this many MiB (default {DEFAULT_MAX_BYTES >> 20})")
     a.set_defaults(func=cmd_models_install)
@@ -51,6 +54,8 @@ def cmd_provision(args) -> int:
         for line in e.problems:
             print(f"roomnote: error: {line}", file=sys.stderr)
         return 2
+    if args.root.resolve() != Path("/"):
+        print(f"paths below are the box's own; on this machine they are under {args.root}")
     for line in done:
         print(line)
     failed = [(n, d) for n, ok, d in models if not ok]
@@ -69,9 +74,20 @@ def cmd_models_install(args) -> int:
     from .model_bundle import install_bundle
     from .models import load_manifest
 
-    cfg = load_config(args.config)
-    manifest = load_manifest(cfg.models.manifest or None)
-    for line in install_bundle(args.bundle, manifest, Path(cfg.models.dir), max_bytes=args.max_size_mb << 20):
+    root = args.root
+    if root is not None and not root.is_dir():
+        raise RoomnoteError(f"--root {root}: not a directory; give the mounted system (e.g. /mnt/sdcard)")
+    config = args.config or (root / "etc/roomnote/roomnote.toml" if root is not None else None)
+    if root is not None and args.config is None and not config.is_file():
+        raise RoomnoteError(f"{config}: missing; run roomnote provision --root {root} first, or pass --config")
+    cfg = load_config(config)
+
+    def under_root(p: str) -> str:  # the box's own paths, under --root on this machine
+        return str(root / p.lstrip("/")) if root is not None and p else p
+
+    manifest = load_manifest(under_root(cfg.models.manifest) or None)
+    models_dir = Path(under_root(cfg.models.dir))
+    for line in install_bundle(args.bundle, manifest, models_dir, max_bytes=args.max_size_mb << 20):
         print(line)
     return 0
 

@@ -273,7 +273,17 @@ class Owner:
     gid: int
 
 
-def resolve_owner(name: str) -> Owner:
+def resolve_owner(name: str, root: Path = Path("/")) -> Owner:
+    """The service user of the system being provisioned: with --root (an SD card), from the
+    card's own /etc/passwd, not this machine's; a bare folder without one uses this machine's."""
+    passwd = Path(root) / "etc" / "passwd"
+    if Path(root).resolve() != Path("/") and passwd.is_file():
+        for line in passwd.read_text(errors="replace").splitlines():
+            f = line.split(":")
+            if len(f) >= 4 and f[0] == name and f[2].isdigit() and f[3].isdigit():
+                return Owner(name, int(f[2]), int(f[3]))
+        raise RoomnoteError(f"user {name!r} is not in {passwd} (the system under --root); create it there first "
+                            f"(systemd-sysusers --root {root} systemd/roomnote.sysusers), or pass --owner")
     try:
         pw = pwd.getpwnam(name)
     except KeyError:
@@ -555,7 +565,7 @@ def provision(office_file: Path, root: Path = Path("/"), *, owner: str = "roomno
     if os.geteuid() != 0:
         raise RoomnoteError("roomnote provision sets owners and modes of keys: run it as root (sudo)")
     office = load_office(office_file)
-    who = resolve_owner(owner)
+    who = resolve_owner(owner, root)
     p = Provisioner(office, root, who, rotate_keys=rotate_keys, cert=cert)
     try:
         done = p.run()

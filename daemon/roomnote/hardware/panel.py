@@ -62,14 +62,20 @@ def open_panel(cfg: HardwareConfig, on_press: Callable[[], None], on_long_press:
     if cfg.button_pin == cfg.led_pin:
         raise HardwareError(f"hardware.button_pin and hardware.led_pin are both GPIO{cfg.led_pin}; "
                             "set the pins the button and the LED are wired to")
+    import warnings
+
+    from gpiozero.exc import BadPinFactory, PinFactoryFallback
+
     button = None
     try:
-        button = Button(cfg.button_pin, pull_up=True, bounce_time=0.02, hold_time=cfg.long_press_s,
-                        pin_factory=pin_factory)
-        try:
-            led = PWMLED(cfg.led_pin, pin_factory=pin_factory)
-        except PinPWMUnsupported:
-            led = LED(cfg.led_pin, pin_factory=pin_factory)
+        with warnings.catch_warnings():  # one line below says what matters, not one per factory tried
+            warnings.simplefilter("ignore", PinFactoryFallback)
+            button = Button(cfg.button_pin, pull_up=True, bounce_time=0.02, hold_time=cfg.long_press_s,
+                            pin_factory=pin_factory)
+            try:
+                led = PWMLED(cfg.led_pin, pin_factory=pin_factory)
+            except PinPWMUnsupported:
+                led = LED(cfg.led_pin, pin_factory=pin_factory)
     except Exception as e:
         if button is not None:
             button.close()  # the LED's pin failed: do not keep the button's
@@ -77,6 +83,9 @@ def open_panel(cfg: HardwareConfig, on_press: Callable[[], None], on_long_press:
             raise HardwareError(f"GPIO{cfg.button_pin} (button) or GPIO{cfg.led_pin} (LED) is in use by another "
                                 "program: 'roomnote run' (the roomnote service) and 'roomnote enroll' cannot run at "
                                 "the same time; stop the other one (systemctl stop roomnote) and try again") from None
+        if isinstance(e, BadPinFactory):
+            raise HardwareError("no GPIO pins found (no pin library works here: not a Raspberry Pi or Jetson, or "
+                                "python3-lgpio is missing); the button and LED need the box's own pins") from None
         if isinstance(e, GPIOZeroError):
             raise HardwareError(f"cannot use GPIO{cfg.button_pin} (button) and GPIO{cfg.led_pin} (LED): {e}; "
                                 "check hardware.button_pin and hardware.led_pin, and that the roomnote user "

@@ -14,13 +14,14 @@ from ..config import load_config
 from ..errors import PublishError, RoomnoteError
 
 log = logging.getLogger("roomnote")
+CONFIG_HELP = "TOML configuration file (on a box: /etc/roomnote/roomnote.toml; on a workstation: its workstation.toml)"
 
 
 def add_process_arguments(pr: argparse.ArgumentParser) -> None:
     pr.add_argument("--publish", action="store_true",
                     help="queue the note in the encrypted outbox and deliver it to the broker (not to --out)")
     pr.add_argument("--serve", action="store_true",
-                    help="with --publish: keep running for revise/finalize/discard until the note is finalised, "
+                    help="with --publish: keep running for revise/finalize/discard until the note is finalized, "
                          "discarded or expires")
     pr.add_argument("--wait", type=float, default=30.0, metavar="S",
                     help="with --publish: seconds to wait for the broker's acknowledgement (default 30)")
@@ -28,37 +29,37 @@ def add_process_arguments(pr: argparse.ArgumentParser) -> None:
 
 def add_commands(sub) -> None:
     p = sub.add_parser("publisher", help="deliver the outbox and answer commands until stopped (SIGTERM)")
-    p.add_argument("--config", type=Path)
+    p.add_argument("--config", type=Path, help=CONFIG_HELP)
     p.set_defaults(func=cmd_publisher)
 
     o = sub.add_parser("outbox", help="the encrypted outbox")
     osub = o.add_subparsers(required=True, metavar="ACTION")
     a = osub.add_parser("list", help="list queued messages (ids only; nothing is decrypted)")
-    a.add_argument("--config", type=Path)
+    a.add_argument("--config", type=Path, help=CONFIG_HELP)
     a.set_defaults(func=cmd_outbox_list)
     a = osub.add_parser("send", help="deliver everything queued, then exit")
-    a.add_argument("--config", type=Path)
+    a.add_argument("--config", type=Path, help=CONFIG_HELP)
     a.add_argument("--wait", type=float, default=60.0, metavar="S", help="give up after S seconds (default 60)")
     a.set_defaults(func=cmd_outbox_send)
 
     k = sub.add_parser("keys", help="provisioning keys")
     ksub = k.add_subparsers(required=True, metavar="ACTION")
     a = ksub.add_parser("init", help="create this box's outbox key and receipt signing key (if missing)")
-    a.add_argument("--config", type=Path)
+    a.add_argument("--config", type=Path, help=CONFIG_HELP)
     a.set_defaults(func=cmd_keys_init)
     a = ksub.add_parser("practice", help="create an Ed25519 key pair for signing commands (practice system)")
     a.add_argument("file", type=Path, help="private key file to create; the public key goes to FILE.pub.pem")
     a.set_defaults(func=cmd_keys_practice)
 
     v = sub.add_parser("verify-receipt", help="check a deletion receipt's signature")
-    v.add_argument("file", type=Path)
+    v.add_argument("file", type=Path, help="the receipt (receipts/<receipt id>.json in the inbox)")
     v.add_argument("--key", type=Path, required=True, help="the device's public key (PEM, from `roomnote keys init`)")
     v.set_defaults(func=cmd_verify_receipt)
 
     au = sub.add_parser("audit", help="the box's audit log")
     ausub = au.add_subparsers(required=True, metavar="ACTION")
     a = ausub.add_parser("verify", help="check the audit log's hash chain")
-    a.add_argument("--config", type=Path)
+    a.add_argument("--config", type=Path, help=CONFIG_HELP)
     a.add_argument("--file", type=Path, help="an audit log file (default: audit.file of the config)")
     a.set_defaults(func=cmd_audit_verify)
 
@@ -70,14 +71,14 @@ def add_commands(sub) -> None:
     a.add_argument("--device", default="+", help="only this box (default: every box of the office)")
     a.add_argument("--device-key", type=Path, help="a box's public key: check receipts as they arrive")
     a.set_defaults(func=cmd_inbox_listen)
-    for name, text in (("revise", "ask the box for a revision"), ("finalize", "finalise: the box destroys the transcript"),
+    for name, text in (("revise", "ask the box for a revision"), ("finalize", "finalize the note: the box destroys the transcript and sends a signed receipt"),
                        ("discard", "discard the note and its transcript"), ("ping", "ask a box to answer")):
         a = isub.add_parser(name, help=text)
         if name != "ping":
-            a.add_argument("note_id")
+            a.add_argument("note_id", help="the note's id (32 hex characters, as in the inbox's file names)")
         if name == "revise":
             a.add_argument("instruction", help='e.g. "rewrite as dap"')
-        a.add_argument("--config", type=Path)
+        a.add_argument("--config", type=Path, help=CONFIG_HELP)
         a.add_argument("--out", type=Path, help="the inbox folder (finds the box that sent the note)")
         a.add_argument("--device", help="the box's device id (default: looked up in --out)")
         a.add_argument("--sign-key", type=Path, help="the practice's Ed25519 private key (boxes that require signatures)")
@@ -114,7 +115,7 @@ def publish_session(args, cfg, note, rt) -> int:
     from .service import PublishingService
 
     fmt = note.format
-    svc = PublishingService(cfg, reviser=_reviser())
+    svc = PublishingService(cfg, reviser=_reviser(), role="process")
     svc.start()
     stop = _until_signalled()
     try:
@@ -135,10 +136,13 @@ def publish_session(args, cfg, note, rt) -> int:
 
 
 def cmd_publisher(args) -> int:
+    from ..cli import require_config
     from .service import PublishingService
 
+    require_config(args, "publisher")
     cfg = load_config(args.config)
-    svc = PublishingService(cfg, reviser=_reviser())
+    check_publish_ready(cfg)  # a missing key, CA or certificate is one line and exit 2, not "running"
+    svc = PublishingService(cfg, reviser=_reviser(), role="publisher")
     stop = _until_signalled()
     svc.start()
     log.info("publisher for %s/%s running; %d message(s) in the outbox", cfg.device.office, cfg.device.id,
@@ -149,10 +153,12 @@ def cmd_publisher(args) -> int:
 
 
 def cmd_outbox_send(args) -> int:
+    from ..cli import require_config
     from .service import PublishingService
 
+    require_config(args, "outbox send")
     cfg = load_config(args.config)
-    svc = PublishingService(cfg, reviser=None)
+    svc = PublishingService(cfg, reviser=None, role="outbox")
     svc.start()
     ok = svc.wait_delivered(args.wait)
     svc.stop()
@@ -184,8 +190,10 @@ def cmd_outbox_list(args) -> int:
 
 
 def cmd_keys_init(args) -> int:
+    from ..cli import require_config
     from .keys import init_device_keys
 
+    require_config(args, "keys init")
     cfg = load_config(args.config)
     for line in init_device_keys(cfg.keys.outbox_key, cfg.keys.signing_key):
         print(line)

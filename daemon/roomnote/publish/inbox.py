@@ -41,11 +41,13 @@ class Inbox:
 
     def __init__(self, cfg: Config, out: Path, *, device: str = "+", device_key: Path | None = None,
                  on_note: Callable[[dict], None] | None = None, client_id: str | None = None,
-                 on_receipt: Callable[[dict], None] | None = None):
+                 on_receipt: Callable[[dict], None] | None = None,
+                 on_status: Callable[[str, dict], None] | None = None):
         self.cfg, self.out, self.device = cfg, Path(out), device
         self.device_key = load_public_key(device_key, "device public key") if device_key else None
         self.on_note = on_note
         self.on_receipt = on_receipt  # called with each new receipt once it is stored (the review page)
+        self.on_status = on_status  # (device, heartbeat) for the review page's live status; never stored
         self.received = self.duplicates = 0
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "receipts").mkdir(exist_ok=True)
@@ -71,12 +73,17 @@ class Inbox:
             raise explain_connect_error(e, m) from None
         self._client = c
 
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
     def _on_connect(self, client, userdata, flags, rc, properties):
         if rc.is_failure:
             log.error("%s", explain_connack(rc, self.cfg.mqtt))
             return
         office = self.cfg.device.office
-        client.subscribe([(office_filter(office, k, self.device), 1) for k in ("notes", "receipts", "events")])
+        kinds = ("notes", "receipts", "events") + (("status",) if self.on_status else ())
+        client.subscribe([(office_filter(office, k, self.device), 1) for k in kinds])
         self._connected.set()
         log.info("inbox connected; writing notes of office %s to %s", office, self.out)
 
@@ -88,6 +95,13 @@ class Inbox:
         if where is None:
             return
         office, device, kind = where
+        if kind == "status":  # a box's heartbeat, for the review page's live status; never stored
+            try:
+                if self.on_status and msg.payload:
+                    self.on_status(device, json.loads(msg.payload))
+            except Exception:  # noqa: BLE001 - a bad heartbeat never stops the inbox
+                log.warning("a status message from %s is not JSON; ignored", device)
+            return
         try:
             if kind == "notes":
                 self._note(device, bytes(msg.payload))

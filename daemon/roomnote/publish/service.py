@@ -62,8 +62,10 @@ class PublishingService:
     def __init__(self, cfg: Config, *, reviser: Reviser | None = None,
                  on_consent: Callable[[str], None] | None = None,
                  on_discard: Callable[[str | None], None] | None = None,
-                 state: Callable[[], str] = lambda: "idle"):
+                 state: Callable[[], str] = lambda: "idle", role: str = "box"):
         self.cfg = cfg
+        # each process its own MQTT client id: two with one id knock each other off the broker
+        self.client_id = f"roomnote-{role}-{cfg.device.office}-{cfg.device.id}"[:64]
         self.topics = Topics(cfg.device.office, cfg.device.id)
         self.reviser, self.on_consent, self.on_discard, self._state = reviser, on_consent, on_discard, state
         # Keys and stores: every problem here is one clear line before anything starts.
@@ -361,7 +363,7 @@ class PublishingService:
 
     def _connect(self) -> mqtt.Client:
         m = self.cfg.mqtt
-        client = new_client(m, f"roomnote-{self.cfg.device.office}-{self.cfg.device.id}")
+        client = new_client(m, self.client_id)
         client.max_inflight_messages_set(self.cfg.outbox.max_inflight)
         client.max_queued_messages_set(0)
         client.will_set(self.topics.status, json.dumps({"state": "offline", "device_id": self.cfg.device.id}),

@@ -80,9 +80,37 @@ def _local(iso: str) -> datetime:
     return datetime.fromisoformat(iso).astimezone()  # the workstation's time zone
 
 
-def _evidence(item) -> list[dict]:
+VERBATIM_KINDS = ("quote", "response", "risk", "goal", "plan")
+# a revision's kind (the box keeps no instruction words) -> what the history says
+REVISION_TEXT = {"detail": "more detail asked for", "shorter": "made shorter", "remove": "a part removed",
+                 "reformat": "format changed"}
+
+
+def _quotes_by_segment(note) -> dict[str, list[str]]:
+    """segment id -> the note's own verbatim (redacted) lines citing it: what an evidence control shows."""
+    out: dict[str, list[str]] = {}
+    for s in note.sections:
+        for it in s.items:
+            if it.kind in VERBATIM_KINDS:
+                for e in it.evidence:
+                    out.setdefault(e.segment_id, [])
+                    if it.text not in out[e.segment_id]:
+                        out[e.segment_id].append(it.text)
+    return out
+
+
+def _evidence(item, quotes: dict[str, list[str]] | None = None) -> list[dict]:
+    quotes = quotes or {}
     return [{"range": f"{clock(e.start)}\u2013{clock(e.end)}", "segment": e.segment_id, "basis": e.basis,
-             "score": e.score} for e in item.evidence]
+             "score": e.score, "cue": e.cue or "", "words": [q for q in quotes.get(e.segment_id, [])
+                                                            if q != item.text]} for e in item.evidence]
+
+
+def _revision_text(kind: str, asked: str | None) -> str:
+    said = REVISION_TEXT.get(kind, kind)
+    if kind == "reformat" and asked and asked.startswith("rewrite as "):  # the page's own format buttons
+        return f"format changed to {FORMAT_TITLES.get(asked[11:], asked[11:].upper())}"
+    return f"{said}: \u201c{asked}\u201d" if asked else said
 
 
 class ReviewApp:
@@ -95,6 +123,10 @@ class ReviewApp:
         self.csrf = Csrf()
         self.hub = Hub()
         self.stopping: Callable[[], bool] = lambda: False  # the server sets this: event streams end
+        self.broker_connected: Callable[[], bool] = lambda: False  # the server sets this: the inbox's connection
+        self.boxes: dict[str, dict] = {}  # device -> its last heartbeat's state and when it came (memory only)
+        self._finalising: set[str] = set()  # note ids with a finalise in progress
+        self._jobs: set[asyncio.Task] = set()
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True)
         env.filters["localtime"] = lambda iso: _local(iso).strftime("%d %b %Y, %H:%M:%S %Z")
         self.templates = Jinja2Templates(env=env)
@@ -113,6 +145,7 @@ class ReviewApp:
             Route("/notes/{note_id}/revise", self.revise, methods=["POST"]),
             Route("/notes/{note_id}/finalize", self.finalize, methods=["POST"]),
             Route("/notes/{note_id}/edit", self.save_edit, methods=["POST"]),
+            Route("/notes/{note_id}/label", self.save_label, methods=["POST"]),
             Route("/favicon.ico", lambda request: Response(status_code=204)),
             Route("/login", self.login_page, methods=["GET", "POST"]),
             Route("/logout", self.logout, methods=["POST"]),
@@ -245,7 +278,12 @@ class ReviewApp:
             try:
                 yield "retry: 2000\n\n"
                 quiet = 0.0
+                live = None
                 while not self.stopping():  # end the stream when the server shuts down
+                    now = self.live_status()
+                    if now != live:  # the workstation's broker connection and the boxes' heartbeats
+                        live = now
+                        yield f"event: live\ndata: {json.dumps(now)}\n\n"
                     try:
                         ev = await asyncio.wait_for(q.get(), 0.5)
                     except asyncio.TimeoutError:
@@ -263,6 +301,24 @@ class ReviewApp:
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"x-accel-buffering": "no"})
+
+    def live_status(self) -> dict:
+        return {"broker": bool(self.broker_connected()),
+                "boxes": [{"device": k, **v} for k, v in sorted(self.boxes.items())]}
+
+    def status_arrived(self, device: str, d: dict) -> None:  # inbox thread: a box's retained heartbeat
+        d = d if isinstance(d, dict) else {}
+        state = str(d.get("state", ""))
+        if state == "selftest":  # IT's last self-test, retained until the service starts
+            state = "self-test passed" if d.get("passed") else "self-test failed"
+        elif state not in ("online", "offline"):
+            state = "unknown"
+        try:  # the box's own time of the heartbeat: a retained one may be hours old when it is delivered
+            when = datetime.fromisoformat(str(d["ts"]).replace("Z", "+00:00")).astimezone()
+        except (KeyError, TypeError, ValueError):
+            when = datetime.now().astimezone()  # a last will has no time: when it was heard
+        at = when.strftime("%H:%M:%S") if when.date() == datetime.now().date() else when.strftime("%d %b %H:%M")
+        self.boxes = {**self.boxes, device: {"state": state, "at": at}}  # rebound whole: readers never see it change
 
     def note_arrived(self, d: dict) -> None:  # inbox thread
         try:
@@ -288,11 +344,14 @@ class ReviewApp:
         f = note.facts
         start, end = _local(f.started_at.isoformat()), _local(f.ended_at.isoformat())
         sections = []
+        quotes = _quotes_by_segment(note)
+        local = self.store.local(note_id)
+        asked = local.get("asked", {})
         for si, s in enumerate(note.sections):
             items = []
             for ii, it in enumerate(s.items):
                 change = base.items.get((si, ii)) if base else None
-                items.append({"text": item_text(it), "kind": it.kind, "evidence": _evidence(it),
+                items.append({"text": item_text(it), "kind": it.kind, "evidence": _evidence(it, quotes),
                               "change": change.kind if change else "same",
                               "parts": change.parts if change else [("eq", item_text(it))]})
             sections.append({"key": s.key, "title": s.title, "items": items})
@@ -307,8 +366,9 @@ class ReviewApp:
             "duration": duration_text(f.duration_s), "speech": duration_text(f.speech_s),
             "redactions": sorted(note.redaction_counts.items()), "topics": topic_summary(note),
             "removed_passages": note.removed_passages,
-            "revisions": [{"version": r.version, "kind": r.kind,
+            "revisions": [{"version": r.version, "kind": r.kind, "text": _revision_text(r.kind, asked.get(str(r.version))),
                            "when": _local(r.created_at.isoformat()).strftime("%d %b %H:%M")} for r in note.revisions],
+            "label": local.get("label", ""), "finalising": note_id in self._finalising,
             "receipt": receipt, "edit": edit, "ehr_text": to_text(note),
             "open": status in ("new", "revised"),
         }
@@ -404,6 +464,8 @@ class ReviewApp:
             log.info("%s for note %s refused by %s (%s)", what, note_id, device, answer.get("reason"))
             return JSONResponse({"state": "refused", "message": _refusal(answer, instruction)})
         version = int(answer.get("version") or 0)
+        if version:  # kept on this workstation only, for the version history (the box keeps no words)
+            await run_in_threadpool(self.store.save_request, note_id, version, instruction)
         arrived = await self._wait_for(lambda: version in self.store.note_versions(note_id), self.rc.answer_wait_s)
         log.info("%s for note %s: v%d -> v%d", what, note_id, before, version)
         return JSONResponse({"state": "revised" if arrived else "pending", "version": version,
@@ -435,29 +497,76 @@ class ReviewApp:
         return await self._revise(request.path_params["note_id"], f"rewrite as {fmt}", "format switch")
 
     async def finalize(self, request: Request) -> Response:
+        """Sends finalize and answers at once; the answer and the receipt come on the live stream
+        (a blocking request looked like a failure when the box took long, though it had worked)."""
         note_id = request.path_params["note_id"]
         if not self.store.note_versions(note_id):
             return JSONResponse({"state": "error", "message": "no such note"}, 404)
+        device = await run_in_threadpool(self.store.device, note_id)
+        if note_id not in self._finalising:
+            self._finalising.add(note_id)
+            task = asyncio.create_task(self._finalize_job(note_id, device))
+            self._jobs.add(task)
+            task.add_done_callback(self._jobs.discard)
+        return JSONResponse({"state": "pending", "message": f"Sent to {device}; waiting for its answer and its "
+                             "signed deletion receipt. This page updates by itself."}, 202)
+
+    def _progress(self, note_id: str, state: str, message: str) -> None:
+        self.hub.publish({"type": "finalize", "data": {"note_id": note_id, "state": state, "message": message}})
+
+    async def _finalize_job(self, note_id: str, device: str) -> None:
         try:
-            answer, device = await self._command(note_id, "finalize", {})
+            try:
+                answer = await run_in_threadpool(self.send, device, "finalize", {"note_id": note_id})
+            except RoomnoteError as e:
+                self._progress(note_id, "error", f"Could not send to {device}: {e}")
+                return
+            if answer is not None and answer.get("event") == "command_rejected":
+                log.info("finalize for note %s refused by %s (%s)", note_id, device, answer.get("reason"))
+                self._progress(note_id, "refused", f"{device} refused to finalise: "
+                               f"{answer.get('detail', answer.get('reason'))}.")
+                return
+            receipt_id = str((answer or {}).get("receipt_id") or "")
+            if answer is None:  # no answer yet: a receipt that came anyway is the proof
+                check = await run_in_threadpool(self.store.closing_receipt, note_id)
+                if check is None:
+                    self._progress(note_id, "no_answer", f"{device} has not answered within "
+                                   f"{self.rc.answer_wait_s:.0f} s (it may be busy, off or offline). If it "
+                                   "finalises the note, its signed receipt appears here by itself; otherwise "
+                                   "try again later.")
+                    return
+            else:
+                self._progress(note_id, "pending", f"{device} finalised the note; waiting for its signed "
+                               "deletion receipt\u2026")
+                check = await self._wait_for(lambda: self.store.check_receipt(receipt_id), self.rc.receipt_wait_s)
+            log.info("finalize for note %s: receipt %s %s", note_id, receipt_id or "-",
+                     check.state if check else "not arrived")
+            if check is None:
+                self._progress(note_id, "no_receipt", f"{device} says it finalised the note, but its signed "
+                               f"deletion receipt did not arrive within {self.rc.receipt_wait_s:.0f} s. Without it "
+                               "there is no proof the transcript was destroyed: keep this page open or check "
+                               "again later.")
+                return
+            self._progress(note_id, check.state, check.message)
+        except Exception as e:  # noqa: BLE001 - the class only: a message may hold note text
+            log.error("finalize for note %s failed (%s)", note_id, e.__class__.__name__)
+            self._progress(note_id, "error", "The review page could not finish this; reload the page.")
+        finally:
+            self._finalising.discard(note_id)
+
+    async def save_label(self, request: Request) -> Response:
+        note_id = request.path_params["note_id"]
+        try:
+            body = await self._json_body(request)
+            label = await run_in_threadpool(self.store.save_label, note_id, body.get("label", ""))
+        except KeyError:
+            return JSONResponse({"state": "error", "message": "no such note"}, 404)
         except RoomnoteError as e:
-            return JSONResponse({"state": "error", "message": str(e)}, 502)
-        if answer is None:
-            return JSONResponse({"state": "no_answer", "message": f"{device} did not answer within "
-                                 f"{self.rc.answer_wait_s:.0f} s; the note is NOT finalised. Try again later."})
-        if answer.get("event") == "command_rejected":
-            return JSONResponse({"state": "refused", "message": f"{device} refused to finalise: "
-                                 f"{answer.get('detail', answer.get('reason'))}."})
-        receipt_id = str(answer.get("receipt_id") or "")
-        check = await self._wait_for(lambda: self.store.check_receipt(receipt_id), self.rc.receipt_wait_s)
-        log.info("finalize for note %s: receipt %s %s", note_id, receipt_id,
-                 check.state if check else "not arrived")
-        if check is None:
-            return JSONResponse({"state": "no_receipt", "message": f"{device} says it finalised the note, but its "
-                                 f"signed deletion receipt did not arrive within {self.rc.receipt_wait_s:.0f} s. "
-                                 "Without it there is no proof the transcript was destroyed: keep this page "
-                                 "open or check again later."})
-        return JSONResponse({"state": check.state, "message": check.message, "receipt_id": receipt_id})
+            return JSONResponse({"state": "error", "message": str(e)}, 400)
+        log.info("label of note %s saved (%d characters)", note_id, len(label))
+        self.note_arrived({"note_id": note_id})
+        return JSONResponse({"state": "saved", "label": label,
+                             "message": "Label saved on this computer only." if label else "Label removed."})
 
     async def save_edit(self, request: Request) -> Response:
         note_id = request.path_params["note_id"]

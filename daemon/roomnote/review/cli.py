@@ -10,7 +10,7 @@ from .security import ReviewError, hash_password
 
 
 def add_commands(sub) -> None:
-    r = sub.add_parser("review", help="the therapist's review page: receive notes and review, revise, finalise "
+    r = sub.add_parser("review", help="the therapist's review page: receive notes and review, revise, finalize "
                        "and copy them in a browser")
     r.add_argument("--config", type=Path, help="TOML with [mqtt] (the workstation's certificate), device.office "
                    "and [review]")
@@ -38,8 +38,10 @@ def cmd_review(args) -> int:
         return 0
     from dataclasses import replace
 
+    from ..cli import require_config
     from .server import run_review
 
+    require_config(args, "review", "notes into ~/roomnote-inbox with the box's TLS files")
     cfg = load_config(args.config)
     rc = cfg.review
     if args.inbox:

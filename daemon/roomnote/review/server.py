@@ -88,7 +88,11 @@ def run_review(cfg: Config, host: str, port: int) -> None:
         return send_command(cfg, device, name, fields, sign_key=sign_key, wait_s=rc.answer_wait_s)
 
     app = ReviewApp(cfg, store, sender, tls=tls)
-    inbox = Inbox(cfg, store.dir, on_note=app.note_arrived, on_receipt=app.receipt_arrived)
+    # not `inbox listen`'s client id: both may run on one workstation, each with its own session
+    client_id = f"roomnote-review-{cfg.device.office}-{socket.gethostname()}"[:64]
+    inbox = Inbox(cfg, store.dir, on_note=app.note_arrived, on_receipt=app.receipt_arrived, client_id=client_id,
+                  on_status=app.status_arrived)
+    app.broker_connected = lambda: inbox.connected
     sock = _listen(host, port)
     stop = threading.Event()
     thread = _inbox_thread(inbox, stop)

@@ -1,10 +1,12 @@
 """The inbox folder as the review page reads it, and the therapist's own versions.
 
-Layout (the inbox writes the first three; this module adds edits/):
+Layout (the inbox writes the first three; this module adds edits/ and local/):
     <note id>.v<N>.json | .md | .txt    every version the box published, never changed here
     devices.json                        note id -> the box that sent it
     receipts/<receipt id>.json          signed deletion receipts
     edits/<note id>.json                the therapist's own version (text, based on version N)
+    local/<note id>.json                the therapist's label for the session and what was asked for
+                                        each revision: kept on this workstation only, never sent
 Folders are kept 0700 and files 0600 (write_atomic creates them so): notes are health records.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import PublishError
+from ..notes.facts import duration_text
 from ..notes.formats import FORMAT_TITLES
 from ..notes.model import Note
 from ..notes.render import from_dict
@@ -30,6 +33,7 @@ from .security import ReviewError
 _VERSION_FILE = re.compile(r"^([0-9a-f]{32})\.v(\d+)\.json$")
 NOTE_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_EDIT_CHARS = 200_000
+MAX_LABEL_CHARS = 60
 # receipt action -> the note's status once it is there
 _CLOSED = {"finalized": "finalised", "discarded": "discarded", "ttl_expired": "expired",
            "shutdown": "expired", "restart": "expired"}
@@ -60,6 +64,15 @@ class ReceiptCheck:
     message: str
 
 
+def first_theme(d: dict) -> str:
+    """The note's first theme label ("sleep"): fixed words from the theme lexicon, never session words."""
+    for s in d.get("sections", []):
+        for it in s.get("items", []):
+            if it.get("kind") == "theme":
+                return str(it.get("text", "")).removeprefix("Theme:").strip()
+    return ""
+
+
 def status_of(closing: ReceiptCheck | None, latest_version: int) -> str:
     """A note's status from its closing receipt (if any) and its newest version."""
     if closing is not None:
@@ -72,7 +85,7 @@ class Store:
     def __init__(self, folder: Path, device_keys: Path | None = None):
         self.dir = Path(folder).expanduser()
         self.device_keys = Path(device_keys).expanduser() if device_keys else None
-        for d in (self.dir, self.dir / "receipts", self.dir / "edits"):
+        for d in (self.dir, self.dir / "receipts", self.dir / "edits", self.dir / "local"):
             make_private(d)
         self._cache: dict[Path, dict] = {}  # published versions and receipts never change
         self._lock = threading.Lock()
@@ -140,7 +153,10 @@ class Store:
                 "time": f"{start:%H:%M}\u2013{end:%H:%M}", "duration_min": s.get("duration_min"),
                 "office": office, "device": ix.devices.get(note_id) or s["device_id"], "status": status,
                 "status_text": STATUS_TEXT[status], "risk": bool(d.get("risk_flags")),
-                "edited": (self.dir / "edits" / f"{note_id}.json").exists()}
+                "edited": (self.dir / "edits" / f"{note_id}.json").exists(),
+                # what tells four sessions of one morning apart: length, first theme, the therapist's label
+                "duration": duration_text(float(s.get("duration_s") or 0)), "theme": first_theme(d),
+                "label": self.local(note_id).get("label", "")}
 
     def rows(self, office: str) -> list[dict]:
         ix = self._index()  # the folder is listed once per render, not once per note
@@ -217,6 +233,40 @@ class Store:
              "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         write_atomic(self.dir / "edits" / f"{note_id}.json", json.dumps(d, ensure_ascii=False).encode())
         return d
+
+    # ---- kept on this workstation only: the session's label, what each revision asked ------
+
+    def local(self, note_id: str) -> dict:
+        self._check_id(note_id)
+        path = self.dir / "local" / f"{note_id}.json"
+        try:
+            d = json.loads(path.read_text()) if path.exists() else {}
+        except (OSError, ValueError):
+            return {}
+        return d if isinstance(d, dict) else {}
+
+    def _save_local(self, note_id: str, **changes) -> dict:
+        with self._lock:
+            d = {**self.local(note_id), **changes}
+            write_atomic(self.dir / "local" / f"{note_id}.json", json.dumps(d, ensure_ascii=False).encode())
+        return d
+
+    def save_label(self, note_id: str, label) -> str:
+        self._check_id(note_id)
+        if not self.note_versions(note_id):
+            raise KeyError(note_id)
+        if not isinstance(label, str):
+            raise ReviewError("the label must be text")
+        label = " ".join(label.split())
+        if len(label) > MAX_LABEL_CHARS or not label.isprintable():
+            raise ReviewError(f"a label is at most {MAX_LABEL_CHARS} printable characters, e.g. \"couple, 10:00\"")
+        self._save_local(note_id, label=label)
+        return label
+
+    def save_request(self, note_id: str, version: int, instruction: str) -> None:
+        """What the therapist asked for, by the version it produced (the box keeps no instruction)."""
+        asked = {**self.local(note_id).get("asked", {}), str(version): instruction[:1000]}
+        self._save_local(note_id, asked=asked)
 
     @staticmethod
     def _check_id(note_id: str) -> None:

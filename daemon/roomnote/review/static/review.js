@@ -46,13 +46,23 @@ function rowFor(r) {
   const d = document.createElement("span"); d.className = "date"; d.textContent = r.date;
   const t = document.createElement("span"); t.className = "time"; t.textContent = r.time;
   a.append(d, " ", t);
+  first.className = "session";
   first.append(a);
   if (r.risk) first.append(" ", badge("Risk flagged", "risk"));
+  if (r.label || r.theme) {
+    const about = document.createElement("span");
+    about.className = "about";
+    if (r.label) { const l = document.createElement("span"); l.className = "label-text"; l.textContent = r.label; about.append(l); }
+    if (r.theme) { const th = document.createElement("span"); th.className = "theme"; th.textContent = r.theme; about.append(th); }
+    first.append(about);
+  }
   const ver = cell("v" + r.version);
   if (r.edited) ver.append(" ", badge("your edit", "edited"));
   const st = document.createElement("td");
   st.append(badge(r.status_text, "status-" + r.status));
-  tr.append(first, cell(r.office), cell(r.device), cell(r.format_title), ver, st);
+  const cells = [cell(r.duration), cell(r.office), cell(r.device), cell(r.format_title), ver, st];
+  ["Length", "Office", "Device", "Format", "Version", "Status"].forEach((n, i) => { cells[i].dataset.col = n; });
+  tr.append(first, ...cells);
   return tr;
 }
 
@@ -76,8 +86,13 @@ async function refreshNote(message) {
   const box = noteBody();
   const r = await fetch("/notes/" + box.dataset.noteId + "/body", {credentials: "same-origin"});
   if (!r.ok) return;
+  const html = await r.text();
   const focusId = document.activeElement && document.activeElement.id;
-  box.innerHTML = await r.text();  // server-rendered, autoescaped
+  // read after the fetch: a refresh that finished meanwhile may have said something newer
+  const status = document.getElementById("action-status");
+  const kept = status ? {text: status.textContent, kind: status.className.replace("action-status", "").trim()} : null;
+  box.innerHTML = html;  // server-rendered, autoescaped
+  if (!message && kept && kept.text) message = kept;  // a refresh for another reason keeps what was said
   const art = document.getElementById("note");
   box.dataset.version = art.dataset.version;
   box.dataset.latest = art.dataset.latest;
@@ -128,14 +143,53 @@ async function onRevise(form) {
 async function onFinalize() {
   const id = noteBody().dataset.noteId;
   if (!window.confirm("Finalise this note? The box destroys the session's transcript; no more revisions are possible.")) return;
-  const res = await act("/notes/" + id + "/finalize", {}, "Finalising: waiting for the box's signed deletion receipt…");
-  if (res.state === "verified") {
-    await refreshNote({text: "Finalised. The box destroyed the session's transcript; its signed receipt is below.", kind: "ok"});
-  } else if (res.state === "failed" || res.state === "no_key") {
-    await refreshNote({text: "Finalised, but see the warning about the deletion receipt below.", kind: KIND[res.state]});
-  } else {
-    say(res.message, KIND[res.state]);
+  // the request returns at once; the box's answer and its receipt come on the live stream
+  const res = await act("/notes/" + id + "/finalize", {}, "Finalising: sending to the box…");
+  say(res.message, KIND[res.state]);
+  if (res.state === "pending") {
+    finalisingHere = id;  // the finalize events will say how it went
+    const btn = document.getElementById("finalize");
+    if (btn) btn.disabled = true;
   }
+}
+
+let finalisingHere = null;
+
+function onFinalizeProgress(d) {
+  const box = noteBody();
+  if (!box || box.dataset.noteId !== d.note_id) return;
+  if (d.state !== "pending") finalisingHere = null;
+  if (d.state === "verified") {
+    refreshNote({text: "Finalised. The box destroyed the session's transcript; its signed receipt is below.", kind: "ok"});
+  } else if (d.state === "failed" || d.state === "no_key") {
+    refreshNote({text: "Finalised, but see the warning about the deletion receipt below.", kind: KIND[d.state]});
+  } else {
+    say(d.message, KIND[d.state]);
+    const btn = document.getElementById("finalize");
+    if (btn && d.state !== "pending") btn.disabled = false;  // the therapist may try again
+  }
+}
+
+async function onLabel(form) {
+  const id = noteBody().dataset.noteId;
+  const res = await post("/notes/" + id + "/label", {label: form.querySelector("input").value});
+  say(res.message, KIND[res.state]);
+  if (res.state === "saved") form.querySelector("input").value = res.label;
+}
+
+function onEvidence(btn) {
+  if (btn.classList.contains("more")) {  // "+N more": show the remaining evidence controls
+    btn.parentElement.querySelectorAll(".ev.extra").forEach(el => { el.hidden = false; });
+    btn.hidden = true;
+    const next = btn.parentElement.querySelector(".ev.extra");
+    if (next) next.focus();
+    return;
+  }
+  const panel = document.getElementById(btn.getAttribute("aria-controls"));
+  if (!panel) return;
+  const open = btn.getAttribute("aria-expanded") !== "true";
+  btn.setAttribute("aria-expanded", open ? "true" : "false");
+  panel.hidden = !open;
 }
 
 async function copyText(text, what) {
@@ -158,7 +212,8 @@ async function onEdit(form) {
 document.addEventListener("click", ev => {
   const el = ev.target.closest("button");
   if (!el || el.disabled) return;
-  if (el.dataset.action === "format") onFormat(el);
+  if (el.classList.contains("ev")) onEvidence(el);
+  else if (el.dataset.action === "format") onFormat(el);
   else if (el.id === "finalize") onFinalize();
   else if (el.id === "copy-ehr") copyText(document.getElementById("ehr-text").textContent, "The note's plain text");
   else if (el.id === "copy-edit") copyText(document.getElementById("edit-text").value, "Your version");
@@ -168,6 +223,7 @@ document.addEventListener("click", ev => {
 document.addEventListener("submit", ev => {
   if (ev.target.id === "revise-form") { ev.preventDefault(); onRevise(ev.target); }
   else if (ev.target.id === "edit-form") { ev.preventDefault(); onEdit(ev.target); }
+  else if (ev.target.id === "label-form") { ev.preventDefault(); onLabel(ev.target); }
 });
 
 // ---- live updates ----------------------------------------------------------------------
@@ -175,8 +231,19 @@ document.addEventListener("submit", ev => {
 function startEvents() {
   const live = document.getElementById("live");
   const es = new EventSource("/events");
-  es.onopen = () => { live.textContent = "Live"; live.className = "live on"; };
-  es.onerror = () => { live.textContent = "Reconnecting…"; live.className = "live off"; };
+  // "Live" means this workstation is connected to the broker, not only that the page answers
+  es.onerror = () => { live.textContent = "Review page not answering…"; live.className = "live off"; };
+  es.addEventListener("live", ev => {
+    const s = JSON.parse(ev.data);
+    live.textContent = s.broker ? "Live" : "Broker not reachable";
+    live.className = "live " + (s.broker ? "on" : "off");
+    const boxes = s.boxes.map(b => b.device + " " + b.state + " (" + b.at + ")");
+    live.title = s.broker ? "Connected to the practice broker" : "Not connected to the practice broker: notes and answers wait there";
+    if (boxes.length) live.title += ". Last heartbeat: " + boxes.join(", ");
+    const line = document.getElementById("boxes");
+    if (line) line.textContent = boxes.length ? "Boxes, last heard: " + boxes.join(" · ") : "";
+  });
+  es.addEventListener("finalize", ev => onFinalizeProgress(JSON.parse(ev.data)));
   es.addEventListener("note", ev => {
     const r = JSON.parse(ev.data);
     upsertRow(r);
@@ -185,7 +252,13 @@ function startEvents() {
       const newer = r.version > Number(box.dataset.latest);
       const shownLatest = box.dataset.version === box.dataset.latest;
       if ((newer && shownLatest) || r.status !== box.dataset.status) {
-        refreshNote(newer ? {text: "Version " + r.version + " arrived from the box.", kind: "ok"} : null);
+        let msg = null;
+        if (newer) msg = {text: "Version " + r.version + " arrived from the box.", kind: "ok"};
+        else if (finalisingHere !== r.note_id && ["finalised", "discarded", "expired", "unverified"].includes(r.status)) {
+          // a receipt that came later than the page waited, or from another workstation
+          msg = {text: "The box's receipt arrived: " + r.status_text + ".", kind: r.status === "unverified" ? "warn" : "ok"};
+        }
+        refreshNote(msg);
       }
     }
   });
