@@ -88,7 +88,8 @@ def run_review(cfg: Config, host: str, port: int) -> None:
         return send_command(cfg, device, name, fields, sign_key=sign_key, wait_s=rc.answer_wait_s)
 
     app = ReviewApp(cfg, store, sender, tls=tls)
-    inbox = Inbox(cfg, store.dir, on_note=app.note_arrived, on_receipt=app.receipt_arrived)
+    inbox = Inbox(cfg, store.dir, on_note=app.note_arrived, on_receipt=app.receipt_arrived,
+                  device_keys=store.device_keys)  # receipts are verified before they are stored
     sock = _listen(host, port)
     stop = threading.Event()
     thread = _inbox_thread(inbox, stop)

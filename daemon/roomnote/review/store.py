@@ -28,7 +28,9 @@ from ..storage import write_atomic
 from .security import ReviewError
 
 _VERSION_FILE = re.compile(r"^([0-9a-f]{32})\.v(\d+)\.json$")
-NOTE_ID = re.compile(r"^[0-9a-f]{32}$")
+NOTE_ID = re.compile(r"[0-9a-f]{32}\Z")  # \Z: "$" would accept an id ending in a newline
+_RECEIPT_ID = re.compile(r"[0-9a-f]{8,64}\Z")
+_DEVICE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")  # config.py's rule for device ids; becomes a key file name
 MAX_EDIT_CHARS = 200_000
 # receipt action -> the note's status once it is there
 _CLOSED = {"finalized": "finalised", "discarded": "discarded", "ttl_expired": "expired",
@@ -117,6 +119,13 @@ class Store:
     def device(self, note_id: str) -> str:
         return self._devices().get(note_id) or self.note_dict(note_id)["session"]["device_id"]
 
+    def _owner(self, note_id: str, devices: dict[str, str]) -> str | None:
+        """The box a note belongs to (the one whose topic it arrived on); None if we have no such note."""
+        try:
+            return devices.get(note_id) or str(self.note_dict(note_id)["session"]["device_id"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def status(self, note_id: str, latest_version: int) -> str:
         return status_of(self.closing_receipt(note_id), latest_version)
 
@@ -155,14 +164,17 @@ class Store:
     # ---- receipts ------------------------------------------------------------------------
 
     def _receipts_by_note(self) -> dict[str, list[dict]]:
-        """note id -> its receipts, oldest first."""
+        """note id -> its receipts, oldest first; only those made by the box that owns the note
+        (a receipt another box signed for it, with its own valid key, proves nothing about it)."""
         out: dict[str, list[dict]] = {}
+        devices = self._devices()
         for p in sorted((self.dir / "receipts").glob("*.json")):
             try:
                 d = self._json(p)
             except (OSError, ValueError):
                 continue
-            if isinstance(d, dict) and isinstance(d.get("note_id"), str):
+            if (isinstance(d, dict) and isinstance(d.get("note_id"), str)
+                    and d.get("device_id") == self._owner(d["note_id"], devices)):
                 out.setdefault(d["note_id"], []).append(d)
         for found in out.values():
             found.sort(key=lambda d: str(d.get("destroyed_at", "")))
@@ -172,7 +184,7 @@ class Store:
         return self._receipts_by_note().get(note_id, [])
 
     def check_receipt(self, receipt_id: str) -> ReceiptCheck | None:
-        if not re.fullmatch(r"[0-9a-f]{8,64}", receipt_id):
+        if not _RECEIPT_ID.match(receipt_id):
             return None
         path = self.dir / "receipts" / f"{receipt_id}.json"
         if not path.exists():
@@ -180,6 +192,10 @@ class Store:
         data = path.read_bytes()
         d = json.loads(data)
         device = str(d.get("device_id", ""))
+        owner = self._owner(str(d.get("note_id", "")), self._devices())
+        if device != owner or not _DEVICE.match(device):
+            return ReceiptCheck(d, "failed", f"This receipt was made by {device[:64]!r}, but the note belongs to "
+                                f"{owner!r}: it proves nothing about this note.")
         key = self.device_keys / f"{device}.pub.pem" if self.device_keys else None
         if key is None or not key.is_file():
             where = f"{self.device_keys}/{device}.pub.pem" if self.device_keys else "review.device_keys"
