@@ -46,7 +46,7 @@ _COMMON = {"id", "to", "ts", "nonce", "sig"}
 
 class CommandRejected(Exception):
     """reason: malformed | too_large | unknown_command | invalid_args | unsigned | bad_signature |
-    wrong_device | stale | replayed | out_of_order | failed. detail: fixed text, never from the payload."""
+    wrong_device | stale | replayed | rate_limited | out_of_order | failed. detail: fixed text, never from the payload."""
 
     def __init__(self, reason: str, detail: str, command: str = "", cmd_id: str | None = None):
         super().__init__(f"{reason}: {detail}")
@@ -70,10 +70,12 @@ def signed_bytes(name: str, body: dict[str, Any]) -> bytes:
     return canonical_json({"schema": SIGNED_SCHEMA, "command": name, **{k: v for k, v in body.items() if k != "sig"}})
 
 
-def json_depth(payload: bytes) -> int:
-    """How deeply [ and { nest in a JSON text (outside strings): checked before json.loads,
-    which would recurse once per level (a RecursionError on thousands of them)."""
-    depth = deepest = 0
+def too_deep(payload: bytes, limit: int = MAX_DEPTH) -> bool:
+    """True if [ and { nest deeper than limit in a JSON text (outside strings): checked before
+    json.loads, which recurses once per level (a RecursionError on thousands of them)."""
+    if payload.count(b"[") + payload.count(b"{") <= limit:
+        return False  # the usual command: no scan needed
+    depth = 0
     in_string = escaped = False
     for b in payload:
         if in_string:
@@ -87,10 +89,11 @@ def json_depth(payload: bytes) -> int:
             in_string = True
         elif b in (0x5B, 0x7B):
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > limit:
+                return True  # stop at once: junk costs a few bytes' scan
         elif b in (0x5D, 0x7D):
             depth -= 1
-    return deepest
+    return False
 
 
 def _valid_instruction(v: Any) -> bool:
@@ -122,7 +125,7 @@ class CommandParser:
             raise CommandRejected("too_large", f"command payload over {self.cfg.max_bytes} bytes", _short(name))
         if name not in _ARGS:
             raise CommandRejected("unknown_command", f"unknown command; known: {', '.join(COMMANDS)}")
-        if json_depth(payload) > MAX_DEPTH:
+        if too_deep(payload):
             raise CommandRejected("malformed", f"payload nests deeper than {MAX_DEPTH} levels", name)
         try:
             body = json.loads(payload)
@@ -199,11 +202,12 @@ def _short(name: str) -> str:
 
 
 class RateLimit:
-    """Token buckets per command kind: `burst` commands at once, then `per_s` a second.
+    """Token buckets per command kind: `burst` at once, then `per_s` a second.
 
-    MQTT does not tell a subscriber who published a message, so the box limits per kind (the
-    command topic's name; unknown names share one bucket): a flood of junk on one topic cannot
-    starve the others, and every refusal costs a counter, not a parse, an event or an fsync."""
+    MQTT does not tell a subscriber who published a message (the broker's ACL decides who may),
+    so the box limits per kind: the command topic's name, unknown names sharing one bucket.
+    The service keeps two: commands that are carried out, and answers to refused ones (past
+    that, a refusal is only counted); so junk, however much, never delays a valid command."""
 
     def __init__(self, burst: float = 60, per_s: float = 20):
         self.burst, self.per_s = float(burst), float(per_s)

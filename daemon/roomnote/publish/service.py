@@ -49,6 +49,7 @@ log = logging.getLogger("roomnote.publish")
 Reviser = Callable[[RedactedTranscript, Note, str], Note]
 _DETAIL_MAX = 240
 REFUSALS_AUDIT_S = 10.0  # refused and rate-limited commands: one coalesced audit entry per this many seconds
+COMMANDS_BURST, COMMANDS_PER_S = 60, 20  # per command kind (docs/threat-model.md, "Command flood")
 
 
 @dataclass
@@ -80,9 +81,10 @@ class PublishingService:
                                "set it to the practice system's Ed25519 public key (PEM)")
         self.commands = CommandParser(cfg.commands, practice, Path(cfg.retention.dir) / "command-nonces",
                                       to=f"{cfg.device.office}/{cfg.device.id}")
-        self._limits = RateLimit()
+        self._run_limit = RateLimit(burst=COMMANDS_BURST, per_s=COMMANDS_PER_S)  # valid commands carried out
+        self._answer_limit = RateLimit(burst=COMMANDS_BURST, per_s=COMMANDS_PER_S)  # refusals answered one by one
         self._refused: dict[str, int] = {}  # reason -> count since the last coalesced audit entry
-        self._limited: dict[str, int] = {}  # kind -> commands dropped by the rate limit since then
+        self._unanswered = 0  # refusals past the answer limit since then (counted, not answered)
         self._unreadable: dict[str, str] = {}  # outbox entry -> the error last reported for it
 
         self._lock = threading.RLock()  # guards _inflight, _held_in_memory, _hold_until
@@ -529,11 +531,6 @@ class PublishingService:
         name = self.topics.command_name(message.topic)
         if name is None:
             return
-        kind = command_kind(name)
-        if not self._limits.allow(kind):
-            with self._lock:
-                self._limited[kind] = self._limited.get(kind, 0) + 1
-            return
         try:
             self._commands.put_nowait((name, bytes(message.payload)))
         except queue.Full:
@@ -564,6 +561,9 @@ class PublishingService:
     def _handle(self, name: str, payload: bytes) -> None:
         try:
             cmd = self.commands.parse(name, payload)
+            if not self._run_limit.allow(cmd.name):
+                raise CommandRejected("rate_limited", f"more than {COMMANDS_BURST} {cmd.name} commands at once or "
+                                      f"{COMMANDS_PER_S} a second; try again in a few seconds", cmd.name, cmd.id)
             self._run(cmd)
         except CommandRejected as e:
             self._reject(e)
@@ -578,23 +578,25 @@ class PublishingService:
         (_report_refusals), so junk cannot grow it by an fsynced line per message."""
         with self._lock:
             self._refused[e.reason] = self._refused.get(e.reason, 0) + 1
+            if not self._answer_limit.allow(e.command or "unknown"):
+                self._unanswered += 1  # past the limit: counted in the next coalesced entry only
+                return
         self.emit({"event": "command_rejected", "command": e.command, "id": e.cmd_id, "reason": e.reason,
                    "detail": e.detail}, audit=False)
 
     def _report_refusals(self) -> None:
         """One audit entry (and one event) for every command refused or rate-limited since the last."""
         with self._lock:
-            refused, limited = self._refused, self._limited
-            self._refused, self._limited = {}, {}
-        if not refused and not limited:
+            refused, unanswered = self._refused, self._unanswered
+            self._refused, self._unanswered = {}, 0
+        if not refused:
             return
-        counts = {**{f"refused_{k}": v for k, v in refused.items()}, **{f"limited_{k}": v for k, v in limited.items()}}
-        self._audit("commands_refused", **counts)
-        if limited:
-            log.warning("commands over the rate limit dropped: %s",
-                        ", ".join(f"{k} {v}" for k, v in sorted(limited.items())))
-            self.emit({"event": "commands_rate_limited", **{f"limited_{k}": v for k, v in limited.items()}},
-                      audit=False)
+        counts = {f"refused_{k}": v for k, v in refused.items()}
+        self._audit("commands_refused", unanswered=unanswered, **counts)
+        if unanswered:
+            log.warning("%d command(s) refused (%s); %d of them past the answer limit, counted only",
+                        sum(refused.values()), ", ".join(f"{k} {v}" for k, v in sorted(refused.items())), unanswered)
+            self.emit({"event": "commands_refused", "unanswered": unanswered, **counts}, audit=False)
 
     def _run(self, cmd: Command) -> None:
         a = cmd.args
