@@ -238,6 +238,20 @@ def test_a_box_cannot_write_outside_the_inbox_nor_hide_or_close_another_boxs_not
         assert not (tmp_path / "ws" / "escaped.json").exists() and not (tmp_path / "absolute.json").exists()
         assert not (out / f"{nid}.v2.json").exists()
         assert not list((out / "receipts").iterdir())  # nothing of room-b's stored for room-a's note
+        # on room-a's own topic (its certificate, not its signing key): kept apart, never trusted
+        room_a_cert = Client(net, "room-a")
+        try:
+            bad_sig = make_receipt(b_key, office=OFFICE, device="room-a", note_id=nid, note_version=1,
+                                   note_sha256="", session_id="", action="finalized", destroyed=["redacted_transcript"])
+            room_a_cert.publish(topic("room-a", "receipts"), bad_sig.payload)
+            wait_for(lambda: (out / "receipts" / "failed" / f"{bad_sig.receipt_id}.json").exists(), 10,
+                     "the badly signed receipt to be kept apart")
+        finally:
+            room_a_cert.close()
+        assert not (out / "receipts" / f"{bad_sig.receipt_id}.json").exists()
+        from roomnote.review.store import Store
+        assert Store(out, keys).check_receipt(bad_sig.receipt_id).state == "failed"
+        assert Store(out, keys).status(nid, 1) == "unverified"
         # room-a's real version 2 still arrives (it was not pre-empted as a "duplicate")
         import dataclasses
         from roomnote.publish.messages import RedactedNote
@@ -250,6 +264,7 @@ def test_a_box_cannot_write_outside_the_inbox_nor_hide_or_close_another_boxs_not
         wait_for(lambda: list((out / "receipts").glob("*.json")), 10, "room-a's receipt")
         (stored,) = list((out / "receipts").glob("*.json"))
         assert json.loads(stored.read_text())["device_id"] == "room-a"
+        assert Store(out, keys).status(nid, 2) == "finalised"
     finally:
         room_b.close()
         svc_a.stop()

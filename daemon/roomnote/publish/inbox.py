@@ -42,6 +42,7 @@ _NOTE_ID = re.compile(r"[0-9a-f]{32}\Z")  # \Z: "$" would let an id end in a new
 _RECEIPT_ID = re.compile(r"[0-9a-f]{8,64}\Z")
 _DEVICE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 MAX_VERSION = 1_000_000
+FAILED_RECEIPTS = "receipts/failed"  # receipts whose signature did not verify: evidence, never trusted
 SESSION_EXPIRY_S = 7 * 86400  # the broker keeps the inbox's subscription and queued notes this long
 RETRY_S = (2.0, 60.0)  # after a storage failure: reconnect (the broker resends) after 2 s, doubling to 60 s
 
@@ -163,7 +164,8 @@ class Inbox:
     def _receipt(self, device: str, payload: bytes) -> None:
         """Checked before anything is written: the id (it becomes a file name), the box (the
         receipt's device must be the topic's, and the note's owner), and the signature when this
-        inbox has the box's key. A receipt that fails is not stored."""
+        inbox has the box's key. A receipt of the right box whose signature fails is kept apart,
+        in receipts/failed/ (the review page warns about it, never trusts it); any other is refused."""
         d = json.loads(payload)
         if not isinstance(d, dict) or d.get("schema") != RECEIPT_SCHEMA:
             raise Refused("not a roomnote receipt")
@@ -178,13 +180,16 @@ class Inbox:
             raise Refused(f"receipt for note {note_id}, which belongs to {owner}")
         key = self._key_for(device)
         state = "saved, signature not checked (no key for this box)"
+        folder = self.out / "receipts"
         if key is not None:
             try:
                 verify_receipt(payload, key)
+                state = "signature ok"
             except PublishError as e:
-                raise Refused(f"SIGNATURE FAILED, not stored: {e}") from None
-            state = "signature ok"
-        path = self.out / "receipts" / f"{rid}.json"
+                state = f"SIGNATURE FAILED: {e}; kept apart in {FAILED_RECEIPTS}/"
+                folder = self.out / FAILED_RECEIPTS
+                folder.mkdir(mode=0o700, exist_ok=True)
+        path = folder / f"{rid}.json"
         if path.exists():
             return
         write_atomic(path, payload)

@@ -3,7 +3,7 @@
 Layout (the inbox writes the first three; this module adds edits/):
     <note id>.v<N>.json | .md | .txt    every version the box published, never changed here
     devices.json                        note id -> the box that sent it
-    receipts/<receipt id>.json          signed deletion receipts
+    receipts/<receipt id>.json          signed deletion receipts (receipts/failed/: signature did not verify)
     edits/<note id>.json                the therapist's own version (text, based on version N)
 Folders are kept 0700 and files 0600 (write_atomic creates them so): notes are health records.
 """
@@ -21,7 +21,7 @@ from ..errors import PublishError
 from ..notes.formats import FORMAT_TITLES
 from ..notes.model import Note
 from ..notes.render import from_dict
-from ..publish.inbox import read_devices
+from ..publish.inbox import FAILED_RECEIPTS, read_devices
 from ..publish.keys import load_public_key
 from ..publish.messages import verify_receipt
 from ..storage import write_atomic
@@ -166,7 +166,7 @@ class Store:
     def _receipts_by_note(self) -> dict[str, list[dict]]:
         """note id -> its receipts, oldest first."""
         out: dict[str, list[dict]] = {}
-        for p in sorted((self.dir / "receipts").glob("*.json")):
+        for p in sorted([*(self.dir / "receipts").glob("*.json"), *(self.dir / FAILED_RECEIPTS).glob("*.json")]):
             try:
                 d = self._json(p)
             except (OSError, ValueError):
@@ -184,6 +184,8 @@ class Store:
         if not _RECEIPT_ID.match(receipt_id):
             return None
         path = self.dir / "receipts" / f"{receipt_id}.json"
+        if not path.exists():
+            path = self.dir / FAILED_RECEIPTS / f"{receipt_id}.json"  # the inbox's signature check failed
         if not path.exists():
             return None
         data = path.read_bytes()
