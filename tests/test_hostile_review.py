@@ -231,3 +231,14 @@ def test_a_receipt_signed_by_another_box_does_not_finalise_a_note(tmp_path):
     assert store.status(note.note_id, 1) == "finalised"
     _, _, body = get(app, f"/notes/{note.note_id}/note.fhir.json")
     assert json.loads(body)["docStatus"] == "final"
+
+
+def test_a_deeply_nested_request_body_is_a_bad_request_not_an_internal_error(tmp_path):
+    _, note = redacted_session("deep-body")
+    write_note(tmp_path / "inbox", note)
+    app = make_app(tmp_path)
+    token = app.csrf.token(None).encode()
+    for action in ("revise", "format", "edit"):
+        status, _, body = asyncio.run(call(app, "POST", f"/notes/{note.note_id}/{action}", body=b"[" * 100000,
+                                           headers=[(b"x-csrf-token", token)]))
+        assert status == 400 and b"not JSON" in body, (action, status)

@@ -42,6 +42,7 @@ _NOTE_ID = re.compile(r"[0-9a-f]{32}\Z")  # \Z: "$" would let an id end in a new
 _RECEIPT_ID = re.compile(r"[0-9a-f]{8,64}\Z")
 _DEVICE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 MAX_VERSION = 1_000_000
+RECEIPT_ACTIONS = ("finalized", "ttl_expired", "discarded", "restart", "shutdown")  # messages.make_receipt
 FAILED_RECEIPTS = "receipts/failed"  # receipts whose signature did not verify: evidence, never trusted
 SESSION_EXPIRY_S = 7 * 86400  # the broker keeps the inbox's subscription and queued notes this long
 RETRY_S = (2.0, 60.0)  # after a storage failure: reconnect (the broker resends) after 2 s, doubling to 60 s
@@ -175,6 +176,8 @@ class Inbox:
             raise Refused("the receipt's receipt_id or note_id is not a hex id")
         if d.get("device_id") != device or d.get("office") != self.cfg.device.office:
             raise Refused("the receipt names another box than the one that sent it")
+        if d.get("action") not in RECEIPT_ACTIONS:
+            raise Refused("the receipt's action is not one a box takes")
         owner = self._devices.get(note_id)
         if owner not in (None, device):
             raise Refused(f"receipt for note {note_id}, which belongs to {owner}")

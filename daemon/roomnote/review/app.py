@@ -379,7 +379,7 @@ class ReviewApp:
             raise RoomnoteError("the request is too large")
         try:
             d = json.loads(raw or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting: a bad request, not an internal error
             raise RoomnoteError("the request is not JSON") from None
         if not isinstance(d, dict):
             raise RoomnoteError("the request is not a JSON object")
