@@ -269,14 +269,15 @@ class CommandSender:
         self.c.loop_stop()
 
 
-def signed(key, name: str, fields: dict, ts: int | None = None) -> bytes:
-    body = {"id": secrets.token_hex(8), **fields, "ts": ts if ts is not None else int(time.time()),
-            "nonce": secrets.token_urlsafe(18)}
+def signed(key, name: str, fields: dict, ts: int | None = None, device: str = "room-d") -> bytes:
+    """A command as the practice system signs it: for one box ("to"), with a time and a nonce."""
+    body = {"id": secrets.token_hex(8), "to": f"{OFFICE}/{device}", **fields,
+            "ts": ts if ts is not None else int(time.time()), "nonce": secrets.token_urlsafe(18)}
     body["sig"] = sign(key, signed_bytes(name, body))
     return json.dumps(body).encode()
 
 
-def test_a_thousand_bad_commands_change_nothing(net):
+def test_bad_commands_change_nothing_and_each_hears_why(net):
     practice = net.root / "practice" / "practice.key"
     pub = new_ed25519_pair(practice)
     other = net.root / "practice" / "intruder.key"
@@ -299,7 +300,7 @@ def test_a_thousand_bad_commands_change_nothing(net):
         sender.events.clear()
 
         bad: list[tuple[str, bytes, str]] = []
-        for i in range(110):
+        for i in range(4):  # under the rate limit (the flood test below goes over it)
             bad += [
                 ("ping", b"{not json", "malformed"),
                 ("ping", b"\xff\xfe\x00", "malformed"),
@@ -318,7 +319,7 @@ def test_a_thousand_bad_commands_change_nothing(net):
             ]
         # a signature made for one command does not authorise another
         bad.append(("finalize", ping.replace(b"}", b', "note_id": "' + nid.encode() + b'"}', 1), "bad_signature"))
-        assert len(bad) >= 1000
+        assert len(bad) >= 40
         for name, payload, _ in bad:
             sender.send(name, payload)
         wait_for(lambda: len(sender.events) >= len(bad), 60, "an error event for every bad command")
@@ -339,7 +340,12 @@ def test_a_thousand_bad_commands_change_nothing(net):
     finally:
         sender.close()
         svc.stop()
-    assert verify_log(cfg.audit.file)[0] > len(bad)
+    verify_log(cfg.audit.file)
+    # refusals are audited coalesced: a few entries that count them all, not one fsynced line each
+    coalesced = [json.loads(line) for line in Path(cfg.audit.file).read_text().splitlines()
+                 if '"commands_refused"' in line]
+    assert 1 <= len(coalesced) <= 3
+    assert sum(v for e in coalesced for k, v in e.items() if k.startswith("refused_")) == len(bad)
 
 
 def test_consent_and_discard_reach_the_appliance_and_the_inbox_signs(net):
@@ -361,8 +367,8 @@ def test_consent_and_discard_reach_the_appliance_and_the_inbox_signs(net):
     sender = CommandSender(net, "room-e")
     try:
         wait_for(lambda: svc.connected, 10, "the box to connect")
-        sender.send("consent", signed(key, "consent", {"session_ref": "consent-2026-0042"}))
-        sender.send("consent", signed(key, "consent", {"session_ref": "consent-2026-0043"}))
+        sender.send("consent", signed(key, "consent", {"session_ref": "consent-2026-0042"}, device="room-e"))
+        sender.send("consent", signed(key, "consent", {"session_ref": "consent-2026-0043"}, device="room-e"))
         wait_for(lambda: len(sender.events) >= 2, 10, "two answers")
         assert consents == ["consent-2026-0042"]
         assert [e["event"] for e in sender.events[:2]] == ["consent_recorded", "command_rejected"]
@@ -370,7 +376,7 @@ def test_consent_and_discard_reach_the_appliance_and_the_inbox_signs(net):
         rt, note = redacted_session("discard-1")
         svc.put(note, rt)
         assert svc.wait_delivered(10)
-        sender.send("discard", signed(key, "discard", {"note_id": note.note_id}))
+        sender.send("discard", signed(key, "discard", {"note_id": note.note_id}, device="room-e"))
         wait_for(lambda: any(e["event"] == "discarded" for e in sender.events), 10, "the discard")
         assert note.note_id not in svc.sessions and svc.wait_delivered(10)  # its receipt went out too
         assert not list(Path(cfg.retention.dir).glob(f"{note.note_id}*"))

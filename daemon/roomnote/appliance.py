@@ -47,7 +47,7 @@ log = logging.getLogger("roomnote.appliance")
 STATES = ("idle", "armed", "recording", "processing", "publishing", "error")
 LED_FOR_STATE = {"idle": "off", "armed": "armed", "recording": "on", "processing": "processing",
                  "publishing": "processing", "error": "error"}
-SESSION_REF = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SESSION_REF = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")  # \Z: "$" would accept a trailing newline
 TICK_S = 0.1  # timers (arming, maximum length) are checked this often
 
 

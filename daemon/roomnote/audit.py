@@ -20,8 +20,8 @@ from typing import Any
 from .errors import AuditError
 
 GENESIS = "0" * 64
-_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_TOKEN = re.compile(r"^[A-Za-z0-9_.:+\-/]{0,80}$")  # no spaces: ids, states, times, kinds
+_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}\Z")  # \Z, not $: a token never ends in a newline
+_TOKEN = re.compile(r"[A-Za-z0-9_.:+\-/]{0,80}\Z")  # no spaces: ids, states, times, kinds
 _MAX_LIST = 16
 
 

@@ -120,13 +120,31 @@ def publish_session(args, cfg, note, rt) -> int:
     stop = _until_signalled()
     try:
         svc.put(note, rt)
-        print(f"note {note.note_id} v{note.version} ({fmt}) queued in the outbox", flush=True)
+        if svc.outbox.find(f"{note.note_id}.v{note.version}") is not None:
+            print(f"note {note.note_id} v{note.version} ({fmt}) queued in the outbox", flush=True)
+        else:
+            print(f"note {note.note_id} v{note.version} ({fmt}) could NOT be written to the outbox "
+                  f"({cfg.outbox.dir}: disk full or unwritable); it is held in memory", flush=True)
         if args.serve:
             while not stop.is_set() and note.note_id in svc.sessions:
                 stop.wait(0.2)
         delivered = svc.wait_delivered(args.wait)
+        svc.close_sessions()  # the receipts too must reach the disk or the broker before this process ends
+        held = svc.held_in_memory
+        if held and not stop.is_set():
+            print(f"{len(held)} message(s) (note {note.note_id}) are only in memory: the outbox cannot store them "
+                  f"and the broker has not acknowledged them; waiting until either works: free space in "
+                  f"{cfg.outbox.dir} or bring the broker back (stopping now loses them)", flush=True)
+        while svc.held_in_memory and not stop.is_set():  # P7: never end with a note that exists nowhere else
+            stop.wait(0.2)
+        delivered = delivered or svc.wait_delivered(0)
     finally:
         svc.stop()
+    lost = svc.held_in_memory
+    if lost:
+        raise PublishError(f"stopped with {len(lost)} message(s) ({', '.join(lost)}) neither in the outbox nor "
+                           f"acknowledged by the broker: they are lost; free space in {cfg.outbox.dir} and "
+                           "process the recording again")
     if delivered:
         print(f"note {note.note_id} delivered (broker acknowledged)", flush=True)
     else:

@@ -23,7 +23,7 @@ from .keys import canonical_json, key_id, sign, verify
 
 RECEIPT_SCHEMA = "roomnote.receipt/1"
 EVENT_SCHEMA = "roomnote.event/1"
-_HEX_ID = re.compile(r"^[0-9a-f]{8,64}$")
+_HEX_ID = re.compile(r"[0-9a-f]{8,64}\Z")  # \Z: "$" would accept a trailing newline
 
 
 def utc_now() -> str:
@@ -78,8 +78,10 @@ class Receipt:
 
     def __post_init__(self):
         d = json.loads(self.payload)
-        if d.get("schema") != RECEIPT_SCHEMA or "signature" not in d:
+        if not isinstance(d, dict) or d.get("schema") != RECEIPT_SCHEMA or "signature" not in d:
             raise PublishError("not a signed roomnote receipt")
+        if not (isinstance(d.get("receipt_id"), str) and _HEX_ID.match(d["receipt_id"])):
+            raise PublishError("a receipt's receipt_id is not a hex id")  # it becomes an outbox file name
         check_egress(d)
         object.__setattr__(self, "receipt_id", d["receipt_id"])
 

@@ -36,7 +36,7 @@ from ..notes import Note
 from ..redact.egress import EgressError, check_egress
 from ..transcript import RedactedTranscript
 from .client import explain_connack, explain_connect_error, explain_peer_alert, new_client
-from .commands import Command, CommandParser, CommandRejected
+from .commands import Command, CommandParser, CommandRejected, RateLimit, command_kind
 from .keys import load_outbox_key, load_public_key, load_signing_key
 from .messages import EVENT_SCHEMA, Receipt, RedactedNote, make_receipt, utc_now
 from .outbox import Entry, Outbox, OutboxCorruptError, OutboxFullError
@@ -48,6 +48,8 @@ log = logging.getLogger("roomnote.publish")
 
 Reviser = Callable[[RedactedTranscript, Note, str], Note]
 _DETAIL_MAX = 240
+REFUSALS_AUDIT_S = 10.0  # refused and rate-limited commands: one coalesced audit entry per this many seconds
+COMMANDS_BURST, COMMANDS_PER_S = 60, 20  # per command kind (docs/threat-model.md, "Command flood")
 
 
 @dataclass
@@ -79,7 +81,13 @@ class PublishingService:
         elif cfg.commands.require_signature:
             raise PublishError("commands.require_signature is true but commands.practice_public_key is empty; "
                                "set it to the practice system's Ed25519 public key (PEM)")
-        self.commands = CommandParser(cfg.commands, practice, Path(cfg.retention.dir) / "command-nonces")
+        self.commands = CommandParser(cfg.commands, practice, Path(cfg.retention.dir) / "command-nonces",
+                                      to=f"{cfg.device.office}/{cfg.device.id}")
+        self._run_limit = RateLimit(burst=COMMANDS_BURST, per_s=COMMANDS_PER_S)  # valid commands carried out
+        self._answer_limit = RateLimit(burst=COMMANDS_BURST, per_s=COMMANDS_PER_S)  # refusals answered one by one
+        self._refused: dict[str, int] = {}  # reason -> count since the last coalesced audit entry
+        self._unanswered = 0  # refusals past the answer limit since then (counted, not answered)
+        self._unreadable: dict[str, str] = {}  # outbox entry -> the error last reported for it
 
         self._lock = threading.RLock()  # guards _inflight, _held_in_memory, _hold_until
         self._inflight: dict[int, _Flight] = {}
@@ -136,15 +144,17 @@ class PublishingService:
                           "there is room", getattr(e, "strerror", None) or e)
             self._audit_failing = True
 
-    def emit(self, event: dict) -> None:
-        """A content-free event for /events (and the audit log). Fields that are not content-free are dropped."""
+    def emit(self, event: dict, audit: bool = True) -> None:
+        """A content-free event for /events (and the audit log unless audit is False). Fields that are
+        not content-free are dropped."""
         name = str(event.get("event", ""))
         detail = event.get("detail")
         kept, dropped = content_free({k: v for k, v in event.items() if k not in ("event", "detail")})
         if dropped:
             log.warning("event %s: dropped %d field(s) that are not content-free", name[:32], len(dropped))
         try:
-            self._audit(name if name.replace("_", "").isalnum() else "event", **kept)
+            if audit:
+                self._audit(name if name.replace("_", "").isalnum() else "event", **kept)
         except ValueError:
             log.warning("event with an invalid name was not audited")
         body = {"schema": EVENT_SCHEMA, "event": name, "ts": utc_now(), "device_id": self.cfg.device.id, **kept}
@@ -159,16 +169,21 @@ class PublishingService:
             return
         self._events.append(body)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Destroy every held transcript (its key would die with the process anyway), say so, disconnect."""
+    def close_sessions(self) -> None:
+        """Destroy every held transcript now, each with a signed receipt queued (what stop() does first)."""
         for note_id in self.sessions.note_ids():
             self._destroy_session(note_id, "shutdown")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Destroy every held transcript (its key would die with the process anyway), say so, disconnect."""
+        self.close_sessions()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self._connected and (self._pending_count() or self._events):
             time.sleep(0.05)  # give queued receipts a moment to go out now
         self._stop.set()
         for t in self._threads:
             t.join(max(timeout, 5.0))  # both threads notice the stop within a second
+        self._report_refusals()
         self._audit("publisher_stopped", outbox=len(self.outbox))
 
     # ---- for the CLI, tests and the benchmark -----------------------------------------------
@@ -189,6 +204,13 @@ class PublishingService:
                 return True
             time.sleep(0.05)
         return not self._pending_count()
+
+    @property
+    def held_in_memory(self) -> list[str]:
+        """Ids of the messages neither in the outbox nor acknowledged (the disk was full): they
+        die with the process, so a command that ends must not end while there are any."""
+        with self._lock:
+            return [m.message_id for m in self._held_in_memory]
 
     def _pending_count(self) -> int:
         return len(self.outbox) + len(self._held_in_memory)
@@ -258,7 +280,22 @@ class PublishingService:
                 log.error("%s", e)
                 self.emit({"event": "error", "reason": "outbox_entry_refused", "message_id": entry.message_id})
                 continue
+            except OSError as e:  # unreadable (another owner, a directory): skip it, deliver the rest
+                self._entry_unreadable(entry, e)
+                continue
+            self._unreadable.pop(entry.name, None)
             self._send(entry, msg)
+
+    def _entry_unreadable(self, entry: Entry, e: OSError) -> None:
+        """Named once per distinct error (the scan retries it every few seconds, silently)."""
+        why = e.strerror or e.__class__.__name__
+        if self._unreadable.get(entry.name) == why:
+            return
+        self._unreadable[entry.name] = why
+        log.error("outbox entry %s cannot be read (%s); it is skipped and retried, the other messages are "
+                  "delivered; give it to the user roomnote runs as (chown) or move it out of %s", entry.name, why,
+                  self.outbox.dir)
+        self.emit({"event": "error", "reason": "outbox_entry_unreadable", "message_id": entry.message_id})
 
     def _to_disk(self, msg: RedactedNote | Receipt) -> Entry | None:
         """A message held in memory (disk full): into the outbox if there is room again, else None."""
@@ -503,6 +540,7 @@ class PublishingService:
 
     def _work_loop(self) -> None:
         next_sweep = 0.0
+        next_refusals = time.monotonic() + REFUSALS_AUDIT_S
         while not self._stop.is_set():
             try:
                 name, payload = self._commands.get(timeout=0.25)
@@ -510,6 +548,9 @@ class PublishingService:
                 name = None
             if name is not None:
                 self._handle(name, payload)
+            if time.monotonic() >= next_refusals:
+                next_refusals = time.monotonic() + REFUSALS_AUDIT_S
+                self._report_refusals()
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + 1.0
                 try:
@@ -522,16 +563,42 @@ class PublishingService:
     def _handle(self, name: str, payload: bytes) -> None:
         try:
             cmd = self.commands.parse(name, payload)
+            if not self._run_limit.allow(cmd.name):
+                raise CommandRejected("rate_limited", f"more than {COMMANDS_BURST} {cmd.name} commands at once or "
+                                      f"{COMMANDS_PER_S} a second; try again in a few seconds", cmd.name, cmd.id)
             self._run(cmd)
         except CommandRejected as e:
             self._reject(e)
         except Exception as e:  # noqa: BLE001 - a command never stops the service
-            log.exception("command %s failed unexpectedly", name[:32])
-            self._reject(CommandRejected("failed", f"internal error ({e.__class__.__name__})", name[:32]))
+            # one line, no traceback: a flood of one kind of bad input must not flood the journal
+            log.error("command %s failed unexpectedly (%s)", command_kind(name), e.__class__.__name__)
+            log.debug("command failure", exc_info=True)
+            self._reject(CommandRejected("failed", f"internal error ({e.__class__.__name__})", command_kind(name)))
 
     def _reject(self, e: CommandRejected) -> None:
+        """The sender hears why at once (/events); the audit log gets the refusals coalesced
+        (_report_refusals), so junk cannot grow it by an fsynced line per message."""
+        with self._lock:
+            self._refused[e.reason] = self._refused.get(e.reason, 0) + 1
+            if not self._answer_limit.allow(e.command or "unknown"):
+                self._unanswered += 1  # past the limit: counted in the next coalesced entry only
+                return
         self.emit({"event": "command_rejected", "command": e.command, "id": e.cmd_id, "reason": e.reason,
-                   "detail": e.detail})
+                   "detail": e.detail}, audit=False)
+
+    def _report_refusals(self) -> None:
+        """One audit entry (and one event) for every command refused or rate-limited since the last."""
+        with self._lock:
+            refused, unanswered = self._refused, self._unanswered
+            self._refused, self._unanswered = {}, 0
+        if not refused:
+            return
+        counts = {f"refused_{k}": v for k, v in refused.items()}
+        self._audit("commands_refused", unanswered=unanswered, **counts)
+        if unanswered:
+            log.warning("%d command(s) refused (%s); %d of them past the answer limit, counted only",
+                        sum(refused.values()), ", ".join(f"{k} {v}" for k, v in sorted(refused.items())), unanswered)
+            self.emit({"event": "commands_refused", "unanswered": unanswered, **counts}, audit=False)
 
     def _run(self, cmd: Command) -> None:
         a = cmd.args

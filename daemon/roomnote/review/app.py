@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 import urllib.parse
 from datetime import datetime
@@ -239,13 +240,15 @@ class ReviewApp:
         form = urllib.parse.parse_qs((await request.body())[:4096].decode("utf-8", "replace"))
         if not self.csrf.check("login", (form.get("csrf_token") or [""])[0]):
             return PlainTextResponse("refused: missing or wrong CSRF token; reload the page", 403)
-        if self.sessions.locked_out(client):
+        attempt = self.sessions.attempt(client)  # counted before the scrypt check (concurrent guesses)
+        if attempt is None:
             return self._render(request, "login.html", {"csrf": self.csrf.token("login"),
                                 "error": "Too many failed attempts; wait five minutes."}, 429)
         password = (form.get("password") or [""])[0]
         ok = await run_in_threadpool(check_password, password, self.rc.password_hash)
-        if not ok:
-            self.sessions.failed(client)
+        if ok:
+            self.sessions.succeeded(client, attempt)
+        else:
             log.warning("failed login from %s", client)
             return self._render(request, "login.html", {"csrf": self.csrf.token("login"),
                                 "error": "Wrong password."}, 401)
@@ -374,8 +377,12 @@ class ReviewApp:
         }
 
     def _version_param(self, request: Request) -> int | None:
+        """?v=N; absent: the newest. Anything but 1-6 ASCII digits is no version (a 404, never a 500:
+        int() refuses over 4300 digits, and str.isdigit() passes digits int() cannot read)."""
         v = request.query_params.get("v")
-        return int(v) if v and v.isdigit() else None
+        if not v:
+            return None
+        return int(v) if re.fullmatch(r"[0-9]{1,6}", v) else 0
 
     async def note_page(self, request: Request) -> Response:
         try:
@@ -400,7 +407,9 @@ class ReviewApp:
         except KeyError:
             return PlainTextResponse("no such note", 404)
         body = make(note)
-        name = f"roomnote-{note.format}-{note.facts.started_at.date().isoformat()}-{note_id[:8]}-v{note.version}{suffix}"
+        fmt = note.format if note.format in NOTE_FORMATS else "note"  # the box's word: never raw into a header
+        name = f"roomnote-{fmt}-{note.facts.started_at.date().isoformat()}-{note_id[:8]}-v{note.version}{suffix}"
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", name)
         return Response(body, media_type=media, headers={"content-disposition": f'attachment; filename="{name}"'})
 
     async def download_md(self, request: Request) -> Response:
@@ -430,7 +439,7 @@ class ReviewApp:
             raise RoomnoteError("the request is too large")
         try:
             d = json.loads(raw or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting: a bad request, not an internal error
             raise RoomnoteError("the request is not JSON") from None
         if not isinstance(d, dict):
             raise RoomnoteError("the request is not a JSON object")

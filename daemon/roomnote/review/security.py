@@ -123,16 +123,26 @@ class Sessions:
         with self._lock:
             self._live.pop(sid or "", None)
 
-    def locked_out(self, client: str) -> bool:
+    def attempt(self, client: str) -> float | None:
+        """Before the (slow) password check: None if the client is locked out, else a token.
+
+        The attempt counts as failed from this moment, under the lock, so concurrent guesses
+        cannot all pass the check before the first failure is recorded; succeeded() takes it back."""
         now = time.monotonic()
         with self._lock:
             recent = [t for t in self._failed.get(client, []) if now - t < FAILED_WINDOW_S]
+            if len(recent) >= MAX_FAILED_LOGINS:
+                self._failed[client] = recent
+                return None
+            recent.append(now)
             self._failed[client] = recent
-            return len(recent) >= MAX_FAILED_LOGINS
+            return now
 
-    def failed(self, client: str) -> None:
+    def succeeded(self, client: str, token: float) -> None:
         with self._lock:
-            self._failed.setdefault(client, []).append(time.monotonic())
+            recent = self._failed.get(client, [])
+            if token in recent:
+                recent.remove(token)
 
 
 class Csrf:

@@ -91,7 +91,7 @@ def run_review(cfg: Config, host: str, port: int) -> None:
     # not `inbox listen`'s client id: both may run on one workstation, each with its own session
     client_id = f"roomnote-review-{cfg.device.office}-{socket.gethostname()}"[:64]
     inbox = Inbox(cfg, store.dir, on_note=app.note_arrived, on_receipt=app.receipt_arrived, client_id=client_id,
-                  on_status=app.status_arrived)
+                  on_status=app.status_arrived, device_keys=store.device_keys)  # receipts verified before stored
     app.broker_connected = lambda: inbox.connected
     sock = _listen(host, port)
     stop = threading.Event()

@@ -3,7 +3,7 @@
 Layout (the inbox writes the first three; this module adds edits/ and local/):
     <note id>.v<N>.json | .md | .txt    every version the box published, never changed here
     devices.json                        note id -> the box that sent it
-    receipts/<receipt id>.json          signed deletion receipts
+    receipts/<receipt id>.json          signed deletion receipts (receipts/failed/: signature did not verify)
     edits/<note id>.json                the therapist's own version (text, based on version N)
     local/<note id>.json                the therapist's label for the session and what was asked for
                                         each revision: kept on this workstation only, never sent
@@ -24,14 +24,16 @@ from ..notes.facts import duration_text
 from ..notes.formats import FORMAT_TITLES
 from ..notes.model import Note
 from ..notes.render import from_dict
-from ..publish.inbox import read_devices
+from ..publish.inbox import FAILED_RECEIPTS, read_devices
 from ..publish.keys import load_public_key
 from ..publish.messages import verify_receipt
 from ..storage import write_atomic
 from .security import ReviewError
 
 _VERSION_FILE = re.compile(r"^([0-9a-f]{32})\.v(\d+)\.json$")
-NOTE_ID = re.compile(r"^[0-9a-f]{32}$")
+NOTE_ID = re.compile(r"[0-9a-f]{32}\Z")  # \Z: "$" would accept an id ending in a newline
+_RECEIPT_ID = re.compile(r"[0-9a-f]{8,64}\Z")
+_DEVICE = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")  # config.py's rule for device ids; becomes a key file name
 MAX_EDIT_CHARS = 200_000
 MAX_LABEL_CHARS = 60
 # receipt action -> the note's status once it is there
@@ -130,6 +132,13 @@ class Store:
     def device(self, note_id: str) -> str:
         return self._devices().get(note_id) or self.note_dict(note_id)["session"]["device_id"]
 
+    def _owner(self, note_id: str, devices: dict[str, str]) -> str | None:
+        """The box a note belongs to (the one whose topic it arrived on); None if we have no such note."""
+        try:
+            return devices.get(note_id) or str(self.note_dict(note_id)["session"]["device_id"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def status(self, note_id: str, latest_version: int) -> str:
         return status_of(self.closing_receipt(note_id), latest_version)
 
@@ -173,7 +182,7 @@ class Store:
     def _receipts_by_note(self) -> dict[str, list[dict]]:
         """note id -> its receipts, oldest first."""
         out: dict[str, list[dict]] = {}
-        for p in sorted((self.dir / "receipts").glob("*.json")):
+        for p in sorted([*(self.dir / "receipts").glob("*.json"), *(self.dir / FAILED_RECEIPTS).glob("*.json")]):
             try:
                 d = self._json(p)
             except (OSError, ValueError):
@@ -188,14 +197,21 @@ class Store:
         return self._receipts_by_note().get(note_id, [])
 
     def check_receipt(self, receipt_id: str) -> ReceiptCheck | None:
-        if not re.fullmatch(r"[0-9a-f]{8,64}", receipt_id):
+        if not _RECEIPT_ID.match(receipt_id):
             return None
         path = self.dir / "receipts" / f"{receipt_id}.json"
+        if not path.exists():
+            path = self.dir / FAILED_RECEIPTS / f"{receipt_id}.json"  # the inbox's signature check failed
         if not path.exists():
             return None
         data = path.read_bytes()
         d = json.loads(data)
         device = str(d.get("device_id", ""))
+        # bound to the box that owns the note: another box's valid signature proves nothing about it
+        owner = self._owner(str(d.get("note_id", "")), self._devices())
+        if (owner is not None and device != owner) or not _DEVICE.match(device):
+            return ReceiptCheck(d, "failed", f"This receipt names {device[:64]!r}, but the note came from "
+                                f"{owner!r}: it proves nothing about this note.")
         key = self.device_keys / f"{device}.pub.pem" if self.device_keys else None
         if key is None or not key.is_file():
             where = f"{self.device_keys}/{device}.pub.pem" if self.device_keys else "review.device_keys"
