@@ -82,7 +82,7 @@ RELATION_MODIFIERS = _words(
 POSSESSIVES = _words("my his her our their your")
 
 # Titles keep their place in the note; only the name after them is PHI.
-STRONG_TITLES = _words("mister mr missus mrs ms")  # the next token is a name even if a word
+STRONG_TITLES = _words("mister mr missus mrs ms miz mz")  # the next token is a name even if a word
 WEAK_TITLES = _words("miss doctor dr doc professor officer judge")  # "i miss home", "doctor said"
 
 FILLERS = _words("uh um er erm ah hmm mm")
@@ -160,5 +160,7 @@ NOT_PROPER = _words(
     thanksgiving halloween ramadan hanukkah internet facebook instagram google youtube twitter
     tiktok snapchat netflix amazon uber lyft walmart target costco starbucks mcdonald's iphone
     android covid aa na ok okay tv dr mr mrs ms mom dad mum grandma grandpa mommy daddy
-    medicaid medicare cps dhs er icu ptsd adhd ocd hiv aids dui"""
+    medicaid medicare cps dhs er icu ptsd adhd ocd hiv aids dui iban swift
+    unintelligible inaudible crosstalk laughter laughs laughing sighs pause silence mhm uh-huh
+    mm-hmm mm-hm um-hum uh-uh hmm-mm huh whoa wow gosh geez jeez yay nah yup ooh ahh aw"""
 )
