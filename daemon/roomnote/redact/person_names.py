@@ -95,6 +95,7 @@ CUE_BIGRAMS = frozenset({
     ("friends", "with"), ("married", "to"), ("dating", "a"), ("texted", "with"), ("fight", "with"),
     ("fought", "with"), ("living", "with"), ("live", "with"), ("lives", "with"), ("stayed", "with"),
 })
+DETERMINERS = frozenset("the a an this that these those my your his her our their its every each some any no".split())
 # "X and i", "X and me": a person
 WITH_ME = frozenset({"i", "me", "myself"})
 
@@ -205,8 +206,15 @@ class _Finder:
     def person_position(self, i: int) -> bool:
         """Where only a person stands: "X said", "X keeps calling", "X and i", "X's idea"."""
         nxt = self.tok(i + 1)
-        if self.raw[i].endswith("'s") and not (i > 0 and self.tokens[i - 1] in WORD_CONTEXT):
-            return True  # "chakrika's idea", but not "the scheduler's desk"
+        # A determiner or a word that is no function word before it makes it a thing: "the
+        # scheduler's desk", "the chronic inhaler and i", "cholesterol statin works"; but "it
+        # was chakrika's idea", "so tristan and i", "what medeja said" are people.
+        prev = self.tokens[i - 1] if i > 0 else ""
+        if prev and (prev not in GRAMMAR_WORDS or prev in DETERMINERS) \
+                and not self.raw[i - 1].endswith((",", ".", "?", "!", ";", ":")):
+            return False
+        if self.raw[i].endswith("'s"):
+            return True
         if nxt in SPEECH_VERBS or nxt in THIRD_PERSON_VERBS:
             return True
         return nxt == "and" and self.tok(i + 2) in WITH_ME

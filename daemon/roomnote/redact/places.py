@@ -37,6 +37,11 @@ PLACE_PREPS = frozenset({"in", "near", "outside", "around", "from"})
 AREA_WORDS = frozenset({"city", "town", "village", "suburb", "suburbs"})
 
 
+@lru_cache(maxsize=1)
+def _major() -> frozenset[str]:
+    return frozenset(_read_lines(LEXICON_DIR / "places.txt"))
+
+
 _MINOR: set[str] = set()  # one-word towns only the world list knows (filled by _places)
 
 
@@ -159,6 +164,9 @@ def find_place_spans(tokens: list[str], free: bytearray) -> list[Span]:
             continue
         end = i + match
         county = end < n and tokens[end] in COUNTY_WORDS and free[end]
+        if all(w in ordinary for w in tokens[i:end]) and " ".join(tokens[i:end]) not in _major():
+            i += 1  # "going to change", "back to one": everyday words, only a small town's name
+            continue
         single_ambiguous = match == 1 and (t in needs_cue or t in _MINOR)
         multi_ambiguous = match > 1 and all(w in needs_cue for w in tokens[i:end])
         if county or tokens[end - 1] in COUNTY_WORDS and match > 1:
