@@ -162,5 +162,17 @@ NOT_PROPER = _words(
     android covid aa na ok okay tv dr mr mrs ms mom dad mum grandma grandpa mommy daddy
     medicaid medicare cps dhs er icu ptsd adhd ocd hiv aids dui iban swift
     unintelligible inaudible crosstalk laughter laughs laughing sighs pause silence mhm uh-huh
-    mm-hmm mm-hm um-hum uh-uh hmm-mm huh whoa wow gosh geez jeez yay nah yup ooh ahh aw"""
+    mm-hmm mm-hm um-hum uh-uh hmm-mm huh whoa wow gosh geez jeez yay nah yup ooh ahh aw hey
+    tai chi qigong pilates zumba crossfit reiki america europe africa asia"""
+) | _words(
+    # medicines a client names (brands are capitalised by Whisper and are in no word list)
+    """wellbutrin bupropion chantix varenicline nicorette nicoderm immodium imodium zoloft
+    sertraline prozac fluoxetine lexapro escitalopram celexa citalopram paxil paroxetine effexor
+    venlafaxine cymbalta duloxetine xanax alprazolam ativan lorazepam klonopin clonazepam valium
+    diazepam adderall ritalin concerta vyvanse strattera seroquel quetiapine abilify aripiprazole
+    risperdal risperidone zyprexa olanzapine lithium lamictal lamotrigine depakote trazodone
+    ambien zolpidem suboxone buprenorphine methadone naltrexone vivitrol narcan naloxone antabuse
+    disulfiram campral acamprosate gabapentin neurontin oxycodone percocet vicodin hydrocodone
+    fentanyl tylenol advil ibuprofen motrin benadryl melatonin metformin lipitor statin statins
+    inhaler inhalers albuterol prednisone insulin juul vape vapes"""
 )

@@ -109,7 +109,7 @@ MAX_CUED_WORDS = 4
 
 def _unknown(word: str, ordinary: frozenset[str]) -> bool:
     """A word no ordinary English word: after a place cue, a place ("i grew up in wakaiti")."""
-    if len(word) < 3 or word in ordinary or word in NOT_PROPER:
+    if len(word) < 3 or word in ordinary or word in NOT_PROPER or word[0] in "-'" or word[-1] in "-'":
         return False
     return word.replace("-", "").replace("'", "").isalpha()
 
