@@ -165,6 +165,19 @@ def say_number(n: int) -> list[str]:
     return say_number(hi) + (["oh", _UNITS[lo]] if lo < 10 else say_number(lo))
 
 
+def say_cardinal(n: int) -> list[str]:
+    """0..999999 as a count: 1000 "one thousand", 250 "two hundred fifty", 1984 "nineteen eighty four"."""
+    if 1100 <= n <= 2099 and n % 100 and n // 100 != 20:
+        return say_number(n)  # a year
+    if n >= 1000:
+        hi, lo = divmod(n, 1000)
+        return say_cardinal(hi) + ["thousand"] + (say_cardinal(lo) if lo else [])
+    if n >= 100:
+        hi, lo = divmod(n, 100)
+        return [_UNITS[hi], "hundred"] + (say_cardinal(lo) if lo else [])
+    return say_number(n)
+
+
 def say_digits(s: str, rng: random.Random) -> list[str]:
     """A code read out one character at a time: digits as words ("oh" for some zeros),
     letters as letters."""
@@ -207,6 +220,7 @@ def spoken(text: str, field: str, rng: random.Random) -> list[str]:
         said = (_ORD.get(d) or f"{_TENS[d // 10]} {_ORD[d % 10]}").split()
         return [month.lower()] + said
     out: list[str] = []
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text).replace("%", " percent").replace("$", "")
     for tok in text.split():
         bare = tok.strip(".,;:!?\"()")
         low = bare.lower()
@@ -214,7 +228,9 @@ def spoken(text: str, field: str, rng: random.Random) -> list[str]:
             out += _ABBREVIATIONS[low].split()
         elif any(c.isdigit() for c in bare):
             for piece in re.findall(r"\d+|[A-Za-z]+", bare):
-                if piece.isdigit():
+                if piece.isdigit() and field == "carrier" and piece[0] != "0" and len(piece) <= 6:
+                    out += say_cardinal(int(piece))  # "1000" in talk is "one thousand"
+                elif piece.isdigit():
                     out += say_number(int(piece)) if len(piece) <= 4 and piece[0] != "0" else say_digits(piece, rng)
                 else:
                     out += [c.lower() for c in piece] if len(piece) <= 2 else [piece.lower()]

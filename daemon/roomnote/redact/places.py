@@ -45,34 +45,50 @@ def _major() -> frozenset[str]:
 _MINOR: set[str] = set()  # one-word towns only the world list knows (filled by _places)
 
 
+class _AnyOf:
+    """Membership in any of several sets, without building their union."""
+
+    def __init__(self, *sets):
+        self.sets = sets
+
+    def __contains__(self, word: str) -> bool:
+        return any(word in s for s in self.sets)
+
+
+def _generated_lines(path) -> list[str]:
+    """Lines of a generated list (already lowercase), without its comment lines."""
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line and line[0] != "#"]
+
+
 @lru_cache(maxsize=1)
-def _places() -> tuple[dict[str, list[tuple[str, ...]]], frozenset[str], frozenset[str]]:
+def _places() -> tuple[dict[str, list[tuple[str, ...]]], _AnyOf, frozenset[str]]:
     """(first word -> place names as word tuples, longest first; words that need a cue;
-    of those, the ordinary words)."""
-    by_first: dict[str, list[tuple[str, ...]]] = {}
+    the frequent ordinary words among them), loaded once (about 0.2 s)."""
     major = set(_read_lines(LEXICON_DIR / "places.txt"))
-    lines = major | set(_read_lines(LEXICON_DIR / "places_world.txt"))
-    for line in sorted(lines):
+    world = _generated_lines(LEXICON_DIR / "places_world.txt")
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    for line in major.union(world):
         words = tuple(line.split())
-        by_first.setdefault(words[0], []).append(words)
+        names = by_first.get(words[0])
+        if names is None:
+            by_first[words[0]] = [words]
+        else:
+            names.append(words)
     for names in by_first.values():
-        names.sort(key=len, reverse=True)
-    # Words, first names and surnames ("smith county" exists, "will smith" is a person).
-    words = {w for names in by_first.values() for name in names for w in name}
-    people = world_first_names() | frozenset(surname_ranks())
+        if len(names) > 1:
+            names.sort(key=len, reverse=True)
+    # Every ordinary word needs a cue: "oral", "marathon", "college" are towns too (issue 14);
+    # so do first names and surnames ("smith county" exists, "will smith" is a person).
     ranks = common_word_ranks()
-    # Every ordinary word needs a cue: "oral", "marathon", "college" are towns too (issue 14).
+    ordinary = _ordinary_words()
+    needs_cue = _AnyOf(ordinary, world_first_names(), surname_ranks())
     # A one-word town of the world list that no census or major-city list knows ("dob", "kowal")
     # needs a place preposition before it.
-    ordinary = GRAMMAR_WORDS | VERBISH_WORDS | NOT_PROPER | frozenset(ranks)
-    minor = frozenset(name[0] for names in by_first.values() for name in names
-                      if len(name) == 1 and " ".join(name) not in major)
-    needs_cue = frozenset(w for w in words if w in ordinary or w in people)
-    _MINOR.update(minor - needs_cue)
+    _MINOR.update(line for line in world if " " not in line and line not in major)
     # Of the ordinary words, the frequent ones ("college", "reading") need a verb and a link;
     # the rarer ones ("fresno", "marathon") a place preposition right before them.
     frequent = GRAMMAR_WORDS | VERBISH_WORDS | NOT_PROPER | {w for w, r in ranks.items() if r < ORDINARY_RANK}
-    return by_first, needs_cue, frozenset(words & frequent)
+    return by_first, needs_cue, frozenset(frequent)
 
 
 @lru_cache(maxsize=1)
@@ -167,7 +183,7 @@ def find_place_spans(tokens: list[str], free: bytearray) -> list[Span]:
         if all(w in ordinary for w in tokens[i:end]) and " ".join(tokens[i:end]) not in _major():
             i += 1  # "going to change", "back to one": everyday words, only a small town's name
             continue
-        single_ambiguous = match == 1 and (t in needs_cue or t in _MINOR)
+        single_ambiguous = match == 1 and (t in needs_cue or (t in _MINOR and t not in _major()))
         multi_ambiguous = match > 1 and all(w in needs_cue for w in tokens[i:end])
         if county or tokens[end - 1] in COUNTY_WORDS and match > 1:
             end += county
