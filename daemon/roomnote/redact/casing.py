@@ -11,7 +11,7 @@ without casing) is left to the other detectors.
 from __future__ import annotations
 
 from .lexicon import NOT_PROPER, common_words, first_names, world_first_names
-from .person_names import AMBIGUOUS_NAMES, NEVER_NAMES, PARTICLES, stem
+from .person_names import AMBIGUOUS_NAMES, NEVER_NAMES, PARTICLES, after_pet, stem
 from .spans import Span
 
 _SENTENCE_END = (".", "!", "?", ":", ";", '"', "“", "”", "—", "-", "(", ")")
@@ -71,6 +71,9 @@ def find_cased_spans(raw_tokens: list[str], tokens: list[str], free: bytearray) 
         words = [stem(t) for t in tokens[i:end]]
         if start_of_sentence and end - i == 1 and (words[0] in common or words[0] not in firsts):
             i = end  # "Well", "Zoloft helps": a lone capital at a sentence start says nothing
+            continue
+        if after_pet(tokens, i):
+            i = end  # "our dog Oscar"
             continue
         prev = tokens[i - 1] if i > 0 else ""
         kind = "PLACE" if prev in PLACE_PREPS and words[0] in places and words[0] not in firsts else "NAME"

@@ -100,6 +100,14 @@ DETERMINERS = frozenset("the a an this that these those my your his her our thei
 WITH_ME = frozenset({"i", "me", "myself"})
 
 
+PET_WORDS = frozenset("dog dogs cat cats puppy kitten kitty pup horse pony bird parrot hamster rabbit bunny pet".split())
+
+
+def after_pet(tokens: list[str], i: int) -> bool:
+    """A name within three words after a pet word is the pet's: "my dog oscar", "a cat named luna"."""
+    return any(tokens[k] in PET_WORDS for k in range(max(0, i - 3), i))
+
+
 def stem(token: str) -> str:
     """ "jake's" -> "jake"; other tokens as they are."""
     if token.endswith("'s") and len(token) > 3:
@@ -168,6 +176,8 @@ class _Finder:
 
     # --- marking -------------------------------------------------------------------------
     def mark(self, i: int, cued: bool) -> None:
+        if after_pet(self.tokens, i):
+            return  # "my dog oscar", "a cat named luna": no person
         self.marked[i] = 1
         if cued or self.tokens[i] not in self.common:
             self.known.add(self.tokens[i])
