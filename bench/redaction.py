@@ -327,6 +327,8 @@ def _proper(words: list[str], j: int, common) -> bool:
     if not w[:1].isupper() or w.lower().strip(".,?!;:\"'-") in ("i", "i'm", "i'll", "i've", "i'd"):
         return False
     start = j == 0 or words[j - 1].endswith((".", "?", "!", '"', "-", "—"))
+    if j > 0 and words[j - 1].lower() in ("mr.", "mrs.", "ms.", "dr.", "st."):
+        start = False  # "Mr. Green"
     return not start or w.lower().strip(".,?!;:\"'-") not in common
 
 

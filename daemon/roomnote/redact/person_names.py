@@ -95,6 +95,7 @@ CUE_BIGRAMS = frozenset({
     ("friends", "with"), ("married", "to"), ("dating", "a"), ("texted", "with"), ("fight", "with"),
     ("fought", "with"), ("living", "with"), ("live", "with"), ("lives", "with"), ("stayed", "with"),
 })
+THINKING_VERBS = frozenset("hope think guess wish bet suppose heard believe mean hoped thought".split())
 DETERMINERS = frozenset("the a an this that these those my your his her our their its every each some any no".split())
 # "X and i", "X and me": a person
 WITH_ME = frozenset({"i", "me", "myself"})
@@ -293,6 +294,10 @@ class _Finder:
                 if cand and self.accepts(cand, strength):
                     i = self.mark_with_surname(j, cued=True)
                     continue
+                nxt = self.tok(j + 1)
+                if cand in self.ambiguous and cand not in NEVER_NAMES and self.is_unknown(nxt):
+                    i = self.mark_with_surname(j, cued=True)  # "my boss roman schiller"
+                    continue
             if t in self.plain:
                 i = self.mark_with_surname(i, cued=False)
                 continue
@@ -310,10 +315,12 @@ class _Finder:
                     self.mark(i, True)  # "joy my social worker says", "dawn um my caseworker"
                     i += 1
                     continue
+                prev = tokens[i - 1] if i > 0 else ""
                 if (
                     (nxt in SPEECH_VERBS or nxt in THIRD_PERSON_VERBS)
-                    and (i == 0 or tokens[i - 1] not in WORD_CONTEXT)
-                ):
+                    and prev not in WORD_CONTEXT and (not prev or prev in GRAMMAR_WORDS or prev in VERBISH_WORDS
+                                                      or prev in THINKING_VERBS)
+                ):  # "i hope will calls" is a person, "true joy comes" the word
                     # "hope said", "will said he would", "i hope will calls": a modal or
                     # "i hope" is never followed by "said" or "calls"
                     self.mark(i, True)

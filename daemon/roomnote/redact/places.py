@@ -32,6 +32,9 @@ CUE_VERBS = frozenset(
     downtown near outside""".split()
 )
 LINKS = frozenset({"in", "to", "from", "near", "outside", "around", "of"})
+# "go to", "went to", "come to" lead to anything ("go to detox", "went to college"): a place no
+# list holds, or an everyday word that is also a town, needs one of the others.
+GENERIC_MOTION = frozenset("went go going goes come comes came coming visit visiting visited trip".split())
 PLACE_PREPS = frozenset({"in", "near", "outside", "around", "from"})
 # "the city of X", "a town called X"
 AREA_WORDS = frozenset({"city", "town", "village", "suburb", "suburbs"})
@@ -101,12 +104,12 @@ def _people() -> frozenset[str]:
     return world_first_names() | frozenset(surname_ranks())
 
 
-def _has_cue(tokens: list[str], i: int) -> bool:
+def _has_cue(tokens: list[str], i: int, strong: bool = False) -> bool:
     before = tokens[max(0, i - 3) : i]
     if not before:
         return False
     if before[-1] in LINKS and len(before) >= 2 and (before[-2] in CUE_VERBS or before[-2] in AREA_WORDS):
-        return True
+        return not (strong and before[-2] in GENERIC_MOTION)
     if before[-1] == "from":
         return True  # "i'm from X", "she came from X", "a guy from X"
     if before[-1] in AREA_WORDS and len(before) >= 2 and before[-2] in ("the", "this", "that", "a"):
@@ -127,6 +130,8 @@ def _unknown(word: str, ordinary: frozenset[str]) -> bool:
     """A word no ordinary English word: after a place cue, a place ("i grew up in wakaiti")."""
     if len(word) < 3 or word in ordinary or word in NOT_PROPER or word[0] in "-'" or word[-1] in "-'":
         return False
+    if "-" in word and any(part in ordinary for part in word.split("-")):
+        return False  # "the-the", "different-different": a stammer, no place
     return word.replace("-", "").replace("'", "").isalpha()
 
 
@@ -160,7 +165,7 @@ def find_place_spans(tokens: list[str], free: bytearray) -> list[Span]:
         if not free[i]:
             i += 1
             continue
-        if i > 0 and tokens[i - 1] in LINKS and _has_cue(tokens, i):
+        if i > 0 and tokens[i - 1] in LINKS and _has_cue(tokens, i, strong=True):
             end = _cued_unlisted_place(tokens, free, i, common, people)
             if end > i:
                 spans.append(Span("PLACE", i, end))
@@ -194,7 +199,8 @@ def find_place_spans(tokens: list[str], free: bytearray) -> list[Span]:
         # person, "in fresno" no word; "in college" needs more ("i lived in college").
         person_only = (single_ambiguous or multi_ambiguous) and i > 0 and tokens[i - 1] in PLACE_PREPS and not all(
             w in ordinary for w in tokens[i:end])
-        if (single_ambiguous or multi_ambiguous) and not person_only and not _has_cue(tokens, i):
+        strong = all(w in ordinary for w in tokens[i:end])  # "went to college" is no town
+        if (single_ambiguous or multi_ambiguous) and not person_only and not _has_cue(tokens, i, strong):
             i += 1
             continue
         spans.append(Span("PLACE", i, end))
