@@ -392,7 +392,9 @@ def rss_added() -> str:
     """Peak resident memory a fresh Python adds by loading the redactor and its lists."""
     import subprocess
 
-    code = ("import resource,sys; r=lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; r0=r();"
+    # VmHWM (peak resident set of this process image); ru_maxrss would carry the bench's own
+    # peak over fork and exec.
+    code = ("import re,sys; r=lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)); r0=r();"
             "sys.path.insert(0, sys.argv[1]); from roomnote.redact import find_phi; r1=r();"
             "find_phi('I live in Fresno with Sarah and my email is a@b.com'); print(r0, r1, r())")
     out = subprocess.run([sys.executable, "-c", code, str(ROOT / "daemon")], capture_output=True, text=True, check=True)

@@ -147,6 +147,9 @@ _ABBREVIATIONS = {"st": "street", "ave": "avenue", "rd": "road", "dr": "drive", 
                   "pl": "place", "hwy": "highway", "no": "number", "h.no": "house number"}
 
 
+_TITLES = {"dr": "doctor", "mr": "mister", "mrs": "missus", "ms": "miz", "st": "saint"}
+
+
 def say_number(n: int) -> list[str]:
     """0..9999 as it is read aloud: 42 "forty two", 3214 "thirty two fourteen", 1500 "fifteen hundred"."""
     if n < 10:
@@ -225,7 +228,14 @@ def spoken(text: str, field: str, rng: random.Random) -> list[str]:
     for tok in text.split():
         bare = tok.strip(".,;:!?\"()")
         low = bare.lower()
-        if low in _ABBREVIATIONS and (tok.endswith(".") or field in ("street_address", "secondary")):
+        clock = re.fullmatch(r"(\d{1,2}):(\d\d)(am|pm)?", low)
+        if clock:  # "11:00" is said "eleven", "9:05" "nine oh five"
+            hour, minute = int(clock.group(1)), int(clock.group(2))
+            out += say_number(hour) + ([] if minute == 0 else ["oh", _UNITS[minute]] if minute < 10 else say_number(minute))
+            out += list(clock.group(3) or "")
+        elif field == "carrier" and low in _TITLES and tok.endswith("."):
+            out.append(_TITLES[low])
+        elif low in _ABBREVIATIONS and (tok.endswith(".") or field in ("street_address", "secondary")):
             out += _ABBREVIATIONS[low].split()
         elif any(c.isdigit() for c in bare):
             for piece in re.findall(r"\d+|[A-Za-z]+", bare):
