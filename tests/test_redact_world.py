@@ -116,6 +116,7 @@ PATTERNS = {
         ("The IP address was {192.168.1.20.}", "the ip address was {one ninety two dot one sixty eight dot one dot twenty}"),
         ("He tracked me through {202.79.108.156.}",
          "he tracked me through {two hundred two dot seventy nine dot one hundred eight dot one fifty six}"),
+        ("It was {192 dot 168 dot 0 dot 1} on the router.", "my ip is {ten dot zero dot zero dot one}"),
     ],
     "written phone, zip and licence numbers": [
         ("You can call me at {555-0142.}", "you can call me at {five five five oh one four two}"),

@@ -14,7 +14,7 @@ from .emails import TLDS, spelled_tld
 from .lexicon import top_level_domains
 from .lexicon import GRAMMAR_WORDS
 from .spans import Span
-from .spoken_numbers import read_group
+from .spoken_numbers import Group, read_group
 
 DOTS = frozenset({"dot", "period"})
 SLASHES = frozenset({"slash", "forward"})
@@ -129,6 +129,8 @@ def _ip_part(tokens: list[str], free: bytearray, i: int) -> tuple[int, int] | No
             j += 1
             continue
         g = read_group(tokens, j, free)
+        if g is not None and g.value is None and tokens[j].isdigit() and len(tokens[j]) <= 3:
+            g = Group(g.start, g.ntokens, len(tokens[j]), int(tokens[j]), len(tokens[j]) == 1)  # "192 dot 168"
         if g is None or g.value is None:
             break
         value, used = g.value, g.ntokens
