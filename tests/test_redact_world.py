@@ -125,6 +125,7 @@ PATTERNS = {
         ("My zip code is {94110.}", "my zip code is {nine four one one oh}"),
         ("The postcode is {SW1A 1AA.}", "the postcode is {s w one a one a a}"),
         ("We're in {7706MW} now.", None),
+        ("We're in {9534} now.", "we're in {nine five three four} now"),
         ("My driver's license number is {D1234567.}", "my driver's license number is {d one two three four five six seven}"),
         ("His passport number is {A51520140.}", "his passport number is {a five one five two oh one four oh}"),
         ("The IBAN is {GB58YOJA68124158683449.}", None),
@@ -182,6 +183,7 @@ KEEP = [
     "I grew up reading a lot and I love reading",
     "Mm-hmm. And I think that's-that's fair.",
     "I talked to my therapist about it",
+    "the total is 1500 and I walked in 2500 steps in 1999",
 ]
 
 

@@ -184,6 +184,19 @@ def _is_typed_code(t: str) -> bool:
     return digits >= 3 and digits < len(t) - t.count("-") - t.count("/")
 
 
+POSTCODE_LEADS = frozenset({"in", "near", "around"})  # after "zip code is" the cue decides
+POSTCODE_ENDS = frozenset({"now", "and", "but", "so", "area", "i", "we", "which", "where", "since"})
+
+
+def _is_typed_postcode(tokens: list[str], i: int) -> bool:
+    """ "we're in 9534 now": four typed digits that are no year, after "in" and at the end of a
+    clause ("in 2500 steps" is a count, "in 1999" a year)."""
+    t = tokens[i]
+    if len(t) != 4 or not t.isdigit() or 1900 <= int(t) <= 2099 or i == 0 or tokens[i - 1] not in POSTCODE_LEADS:
+        return False
+    return i + 1 == len(tokens) or tokens[i + 1] in POSTCODE_ENDS
+
+
 def find_typed_codes(tokens: list[str], free: bytearray) -> list[Span]:
     """Written-form codes (Whisper writes digits): letters and digits in one token, and
     two-part postcodes."""
@@ -193,6 +206,10 @@ def find_typed_codes(tokens: list[str], free: bytearray) -> list[Span]:
     while i < n:
         t = tokens[i]
         if free[i] and t and t[-1].isalnum() and any(c.isdigit() for c in t):
+            if _is_typed_postcode(tokens, i):
+                spans.append(Span("ZIP", i, i + 1))
+                i += 1
+                continue
             if _is_typed_code(t):
                 cue = cue_kind(tokens, i)
                 spans.append(Span(cue if cue not in (None, "NOT_PHI", WEAK_CUE, "PHONE", "FAX") else "NUMBER", i, i + 1))
