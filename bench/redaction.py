@@ -17,6 +17,15 @@ columns say "n/a". What is measured for them, exactly:
   spaCy model (same Penn Treebank tag set).
 Scoring is token-level (roomnote.redact.evaluate): a gold identifier word is caught when the
 tool redacts it under any label; a redacted word is correct when it is part of any gold span.
+
+Issue 14 adds, in one run:
+- the generated corpus (tests/redaction_gen.py: Faker identifiers of 40 locales, each sentence
+  in the spoken and the written form), dev seed and held-out seed: per kind, an identifier is
+  caught only when every one of its words is removed (as the outside evaluation counts);
+- false removals on real counselling talk, ../shared/data/annomi-dev.csv (read at run time,
+  never copied; "n/a" when absent), written as transcribed and converted to the spoken form:
+  a removed word counts as false when the transcribers did not write it as a proper noun;
+- words/s (wall and CPU) and the resident memory the redactor's lists add.
 """
 from __future__ import annotations
 
@@ -39,6 +48,11 @@ from roomnote.redact.topics import (ENCODER_THRESHOLD, TOPICS, EncoderTopics, Le
                                     RedactionPolicy, is_safety, load_topic_examples)
 
 CORPUS = ROOT / "tests" / "data" / "redaction_corpus.tsv"
+sys.path.insert(0, str(ROOT / "tests"))
+GEN_PER_KIND = 200  # generated sentences per kind and seed (each in two forms)
+ANNOMI_PLACES = [ROOT.parent / "shared" / "data" / "annomi-dev.csv",
+                 ROOT.parents[1] / "shared" / "data" / "annomi-dev.csv",
+                 Path("/work/shared/data/annomi-dev.csv")]
 THROUGHPUT_RUNS = 5
 THROUGHPUT_WORDS = 200_000  # words of transcript redacted per timed run
 ENCODER_WORDS = 20_000  # with the encoder on (about 0.7 ms a passage): a shorter run
@@ -126,18 +140,19 @@ def sessions(words: list[str], target_words: int) -> list[Transcript]:
     return out
 
 
-def throughput(words: list[str], target_words: int, policy: RedactionPolicy | None = None) -> float:
-    """Median words/s of redact_transcript (detectors, topic policy, pseudonyms, rendering)
+def throughput(words: list[str], target_words: int, policy: RedactionPolicy | None = None) -> tuple[float, float]:
+    """Median words/s (wall, CPU) of redact_transcript (detectors, topic policy, pseudonyms, rendering)
     over THROUGHPUT_RUNS runs of target_words words."""
     transcripts = sessions(words, target_words)
     n = sum(len(t.words) for t in transcripts)
-    rates = []
+    rates, cpu_rates = [], []
     for _ in range(THROUGHPUT_RUNS):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for t in transcripts:
             redact_transcript(t, policy)
         rates.append(n / (time.perf_counter() - t0))
-    return statistics.median(rates)
+        cpu_rates.append(n / (time.process_time() - c0))
+    return statistics.median(rates), statistics.median(cpu_rates)
 
 
 def fmt(x: float | None) -> str:
@@ -251,9 +266,149 @@ def independent_check(encoder=None) -> None:
         print(f"passages flagged by topic, {name}: {dict(topics) or 'none'}")
 
 
+def entity_recall(sentences, predict) -> tuple[Counter, Counter, int, int]:
+    """(caught per kind, total per kind, false removed words, carrier words): an identifier is
+    caught only when every one of its words is removed."""
+    caught, total = Counter(), Counter()
+    false = words = 0
+    for snt in sentences:
+        got = predict(snt)
+        gold = [i for i, l in enumerate(snt.labels) if l]
+        total[snt.kind] += 1
+        caught[snt.kind] += all(got[i] for i in gold)
+        words += len(snt.labels) - len(gold)
+        false += sum(1 for i, l in enumerate(snt.labels) if got[i] and not l)
+    return caught, total, false, words
+
+
+def generated_section(presidio) -> None:
+    from redaction_gen import DEV_SEED, HELDOUT_SEED, KINDS as GEN_KINDS, generate
+
+    tools = {"roomnote": roomnote_predict}
+    if presidio is not None:
+        tools["presidio"] = presidio
+    for split, seed in (("dev", DEV_SEED), ("held-out", HELDOUT_SEED)):
+        corpus = generate(seed, GEN_PER_KIND)
+        print(f"== generated corpus, {split} split (seed {seed}): {GEN_PER_KIND} sentences per kind, "
+              f"40 locales; recall = identifiers with every word removed ==")
+        results = {(name, form): entity_recall([c for c in corpus if c.form == form], p)
+                   for form in ("spoken", "written") for name, p in tools.items()}
+        cols = list(results)
+        print(f"{'kind':10} " + " ".join(f"{n[:8] + ' ' + f:>17}" for n, f in cols))
+        for kind in GEN_KINDS:
+            print(f"{kind:10} " + " ".join(f"{results[c][0][kind] / results[c][1][kind]:17.3f}" for c in cols))
+        print(f"{'all':10} " + " ".join(f"{sum(results[c][0].values()) / sum(results[c][1].values()):17.3f}" for c in cols))
+        print(f"{'false/1000':10} " + " ".join(f"{1000 * results[c][2] / results[c][3]:17.2f}" for c in cols)
+              + "   (carrier words removed per 1,000)")
+        print()
+
+
+def annomi_path() -> Path | None:
+    return next((p for p in ANNOMI_PLACES if p.is_file()), None)
+
+
+def annomi_transcripts(path: Path) -> list[list[str]]:
+    """Per transcript, its words as transcribed; bracketed transcriber notes
+    ("[unintelligible 00:06:04]") are no speech and are dropped."""
+    import csv
+    import re
+
+    by_id: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            text = re.sub(r"\[[^\]]*\]", " ", row["utterance_text"])
+            by_id.setdefault(row["transcript_id"], []).extend(text.split())
+    return list(by_id.values())
+
+
+def _proper(words: list[str], j: int, common) -> bool:
+    """Did the transcribers write word j as a proper noun (a name, a town, a month)?"""
+    w = words[j].lstrip("\"'(-")
+    if not w[:1].isupper() or w.lower().strip(".,?!;:\"'-") in ("i", "i'm", "i'll", "i've", "i'd"):
+        return False
+    start = j == 0 or words[j - 1].endswith((".", "?", "!", '"', "-", "—"))
+    if j > 0 and words[j - 1].lower() in ("mr.", "mrs.", "ms.", "dr.", "st."):
+        start = False  # "Mr. Green"
+    return not start or w.lower().strip(".,?!;:\"'-") not in common
+
+
+def annomi_section() -> None:
+    import random
+
+    from redaction_gen import spoken
+    from roomnote.redact import find_phi
+    from roomnote.redact.lexicon import common_words
+    from roomnote.redact.person_names import stem
+    from roomnote.redact.spans import normalize
+
+    path = annomi_path()
+    if path is None:
+        print("== AnnoMI dev file: n/a (../shared/data/annomi-dev.csv not found) ==\n")
+        return
+    transcripts = annomi_transcripts(path)
+    common = common_words()
+    find_phi("warm up: the lists load once, lazily")
+    rng = random.Random(0)
+    for form in ("written", "spoken"):
+        words = removed = false = 0
+        all_removed: Counter = Counter()
+        false_removed: Counter = Counter()
+        cpu = wall = 0.0
+        for src in transcripts:
+            if form == "written":
+                tokens, source = src, list(range(len(src)))
+            else:
+                tokens, source = [], []
+                for j, w in enumerate(src):
+                    said = spoken(w, "carrier", rng)
+                    tokens += said
+                    source += [j] * len(said)
+            text = " ".join(tokens)
+            c0, w0 = time.process_time(), time.perf_counter()
+            spans = find_phi(text)
+            cpu += time.process_time() - c0
+            wall += time.perf_counter() - w0
+            words += len(tokens)
+            for sp in spans:
+                for i in range(sp.start, sp.end):
+                    word = stem(normalize(tokens[i])) or tokens[i]
+                    removed += 1
+                    all_removed[word] += 1
+                    if not _proper(src, source[i], common):
+                        false += 1
+                        false_removed[word] += 1
+        print(f"== AnnoMI dev file ({len(transcripts)} transcripts, real counselling talk, development figure), "
+              f"{form} form: {words:,} words ==")
+        print(f"removed: {removed} words = {1000 * removed / words:.2f} per 1,000 (names of the role-play's people included)")
+        print(f"false removals (words the transcribers did not write as proper nouns): {false} = "
+              f"{1000 * false / words:.2f} per 1,000 (target <= 1)")
+        print(f"  20 most frequent false removals: {false_removed.most_common(20)}")
+        print(f"  20 most frequent removed words: {all_removed.most_common(20)}")
+        print(f"  find_phi over whole transcripts: {words / wall:,.0f} words/s wall, {words / cpu:,.0f} words/s CPU (user+sys)")
+    print()
+
+
+def rss_added() -> str:
+    """Peak resident memory a fresh Python adds by loading the redactor and its lists."""
+    import subprocess
+
+    # VmHWM (peak resident set of this process image); ru_maxrss would carry the bench's own
+    # peak over fork and exec.
+    code = ("import re,sys; r=lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)); r0=r();"
+            "sys.path.insert(0, sys.argv[1]); from roomnote.redact import find_phi; r1=r();"
+            "find_phi('I live in Fresno with Sarah and my email is a@b.com'); print(r0, r1, r())")
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "daemon")], capture_output=True, text=True, check=True)
+    bare, imported, loaded = (int(x) / 1024 for x in out.stdout.split())
+    return (f"{loaded - imported:.0f} MB by the lists (first find_phi), {loaded - bare:.0f} MB with the import of "
+            f"roomnote.redact over a bare interpreter (peak RSS; budget < 200 MB)")
+
+
 def main() -> None:
     corpus = load_corpus(CORPUS)
     peers = {"presidio": presidio_predictor(), "philter": philter_predictor()}
+    generated_section(peers["presidio"])
+    annomi_section()
+    print(f"memory added by the redactor's lists: {rss_added()}\n")
     predictors = {"roomnote": roomnote_predict, **peers}
     n_words = sum(len(s.tokens) for s in corpus)
     print(f"corpus: {len(corpus)} snippets, {n_words} words, "
@@ -280,11 +435,11 @@ def main() -> None:
     independent_check(encoder)
     print()
     words = [t for s in corpus for t in s.tokens]
-    rate = throughput(words, THROUGHPUT_WORDS)
-    print(f"throughput roomnote: {rate:,.0f} words/s (redact_transcript, default actions, topics by lexicon alone, "
+    rate, cpu_rate = throughput(words, THROUGHPUT_WORDS)
+    print(f"throughput roomnote: {rate:,.0f} words/s wall, {cpu_rate:,.0f} words/s CPU (user+sys) (redact_transcript, default actions, topics by lexicon alone, "
           f"median of {THROUGHPUT_RUNS} runs of {THROUGHPUT_WORDS:,} words; target >= 20,000)")
     if encoder is not None:
-        rate = throughput(words, ENCODER_WORDS, with_encoder(encoder))
+        rate, _ = throughput(words, ENCODER_WORDS, with_encoder(encoder))
         print(f"throughput roomnote, topics by lexicon + encoder: {rate:,.0f} words/s "
               f"(median of {THROUGHPUT_RUNS} runs of {ENCODER_WORDS:,} words)")
     for name, p in peers.items():

@@ -1,7 +1,10 @@
 """Redaction of PHI from speech transcripts, on the box, before anything is composed.
 
-Input is recogniser output: lowercase, unpunctuated, numbers as words, with recognition
-errors. Detected kinds (spans.KINDS, the spoken Safe Harbor identifiers) become typed
+Input is recogniser output in either form: spoken (vosk/pocketsphinx: lowercase,
+unpunctuated, numbers as words, with recognition errors) or written (Whisper: cased,
+punctuated, digits). Lists are broad where lists are right (names and places of the world,
+every top-level domain) and words are also judged by position and capitals; see
+docs/redaction.md. Detected kinds (spans.KINDS, the spoken Safe Harbor identifiers) become typed
 placeholders ("[PHONE]", "[PLACE]", ...; names "[Person A]" in a note); touching tokens of one
 kind collapse into one placeholder. Sensitive topics follow the office's policy (topics.py).
 Reports carry counts per kind and per topic, never values.

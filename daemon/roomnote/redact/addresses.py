@@ -20,7 +20,51 @@ WEAK_SUFFIXES = frozenset(
     """road rd drive lane ln court ct place way terrace circle highway hwy trail square
     crescent""".split()
 )
-UNIT_WORDS = frozenset({"apartment", "apt", "unit", "suite", "ste"})
+UNIT_WORDS = frozenset({"apartment", "apt", "unit", "suite", "ste", "flat", "piso", "depto", "dept", "appartamento",
+                        "edif", "nr", "apto", "app", "bloc"})
+# Street words of the world (USPS Publication 28 suffixes, and the common street words of the
+# languages Faker and GeoNames cover): after a residence cue, with a name beside them, a street.
+STREET_SUFFIXES = frozenset(
+    """alley annex arcade avenue bayou beach bend bluff bottom branch bridge brook burg bypass camp
+    canyon cape causeway center circle cliff club common corner course court cove creek crescent
+    crest crossing crossroad curve dale dam divide drive estate estates expressway extension fall
+    falls ferry field fields flat flats ford forest forge fork forks fort freeway garden gardens
+    gateway glen green greens grove harbor haven heights highway hill hills hollow inlet island
+    isle junction key knoll lake lakes land landing lane light lights loaf lock locks lodge loop
+    mall manor meadow meadows mews mill mills mission motorway mount mountain neck orchard oval
+    overpass park parkway pass passage path pike pine pines place plain plains plaza point port
+    prairie radial ramp ranch rapid rapids rest ridge river road route row run shoal shore shores
+    skyway spring springs spur square station stravenue stream street summit terrace throughway
+    trace track trafficway trail tunnel turnpike underpass union valley viaduct view views village
+    ville vista walk walks wall way ways well wells close grove mews rise gate gardens parade
+    marg nagar chowk ulica trg rue cesta""".split()
+)
+STREET_PREFIXES = frozenset(
+    """rue avenue av avenida calle carrera cra cr kr via viale piazza piazzale corso largo vicolo
+    contrada strada str ulica ul aleja al plac osiedle jalan jl gang rua r travessa tv pasaje
+    camino paseo plaza ronda glorieta intrarea soseaua bulevardul bd calea cesta trg namesti
+    utca ut boulevard chemin impasse allee quai place sentier cuesta privada continuacion viela
+    callejon diagonal transversal rambla""".split()
+)
+COMPOUND_STREET_ENDINGS = (
+    "strasse", "straat", "weg", "vej", "gade", "gatan", "vagen", "laan", "gasse", "platz", "allee",
+    "plein", "singel", "kade", "dreef", "steeg", "utca", "iela", "katu", "polku", "tie", "stykket",
+    "veien", "vegen", "gata", "torget", "ring", "road", "street",
+)
+# A residence cue and the link after it: "i live at | ...", "her house is on | ...",
+# "send it to | ...". With "moved to", "live in" (places) a number or a street word must follow.
+STRETCH_CUES = {
+    ("live", "at"): "strong", ("lives", "at"): "strong", ("living", "at"): "strong", ("lived", "at"): "strong",
+    ("stay", "at"): "strong", ("staying", "at"): "strong", ("stays", "at"): "strong", ("located", "at"): "strong",
+    ("live", "on"): "strong", ("lives", "on"): "strong", ("lived", "on"): "strong", ("living", "on"): "strong",
+    ("address", "is"): "strong", ("it", "to"): "strong", ("is", "on"): "weak", ("is", "at"): "weak",
+    ("moved", "to"): "weak", ("move", "to"): "weak", ("moving", "to"): "weak", ("is", "in"): "weak",
+    ("moved", "into"): "weak", ("over", "on"): "weak", ("down", "on"): "weak", ("at", "number"): "strong",
+}
+MAX_STRETCH = 9
+TIME_WORDS = frozenset("last next year years week weeks month months ago night morning spring summer winter".split())
+DWELLINGS = frozenset("house home apartment place office shelter building flat condo trailer".split())
+PARTICLE_WORDS = frozenset("de do da dos das del della di du des la le los las van von der den el al st".split())
 MAX_REACH = 5  # words before the suffix
 RESIDENCE_CUES = frozenset(
     """live lives living lived moved move moving address located stay staying stayed house
@@ -97,6 +141,8 @@ def _unit_end(tokens: list[str], free: bytearray, i: int) -> int | None:
     if group is None:
         return None
     end = j + group.ntokens
+    while end < n and free[end] and (nxt := read_group(tokens, end, free)) is not None:
+        end += nxt.ntokens  # "apartment three twenty eight"
     if end < n and len(tokens[end]) == 1 and tokens[end].isalpha() and tokens[end] not in "ai":
         end += 1  # "apartment four b"
     return end
@@ -114,11 +160,57 @@ def _introduced_end(tokens: list[str], free: bytearray, i: int) -> int | None:
     return end if end > start else None
 
 
+def _is_street_word(t: str, common: frozenset[str]) -> bool:
+    if t in STREET_SUFFIXES or t in STRONG_SUFFIXES or t in WEAK_SUFFIXES:
+        return True
+    return t not in common and len(t) > 6 and t.endswith(COMPOUND_STREET_ENDINGS)
+
+
+def _stretch(tokens: list[str], free: bytearray, i: int, strength: str) -> int:
+    """End of the street address right after a residence cue that ends before i, or i."""
+    from .lexicon import NOT_PROPER, common_words
+
+    common = common_words()
+    end = i
+    while end < len(tokens) and end - i < MAX_STRETCH and free[end] and tokens[end]:
+        t = tokens[end]
+        if t in ("no", "number") and end + 1 < len(tokens) and _is_number_word(tokens[end + 1]) and end > i:
+            end += 1  # "jalan ahmad yani no eight"
+            continue
+        if (t in ADDRESS_STOPS and t not in HOMOPHONES and t not in PARTICLE_WORDS) or t in NOT_PROPER \
+                or t in TIME_WORDS:
+            break
+        end += 1
+    words = tokens[i:end]
+    while words and (words[-1] in PARTICLE_WORDS or words[-1] in ("number",)):
+        words.pop()
+    if not words:
+        return i
+    numbers = [w for w in words if _is_number_word(w) or w in HOMOPHONES or w[:1].isdigit()]
+    named = len(numbers) < len(words)
+    street = any(
+        _is_street_word(w, common) and (len(words) > 1 or not (w in STREET_SUFFIXES or w in WEAK_SUFFIXES))
+        for w in words)
+    prefix = words[0] in STREET_PREFIXES and len(words) > 1
+    unknown = any(w not in common and w.isalpha() and len(w) > 2 for w in words)
+    if (numbers and named) or street or prefix or (strength == "strong" and unknown):
+        return i + len(words)
+    return i
+
+
 def find_address_spans(tokens: list[str], free: bytearray) -> list[Span]:
     spans: list[Span] = []
     for i, t in enumerate(tokens):
         if not free[i]:
             continue
+        strength = STRETCH_CUES.get((tokens[i - 2], tokens[i - 1])) if i >= 2 else None
+        if strength == "weak" and i >= 3 and tokens[i - 3] in DWELLINGS:
+            strength = "strong"  # "her house is on | mezilesni"
+        if strength and not (spans and spans[-1].end > i):
+            end = _stretch(tokens, free, i, strength)
+            if end > i:
+                spans.append(Span("ADDRESS", i, end))
+                continue
         if t == "address":
             end = _introduced_end(tokens, free, i)
             if end is not None:
@@ -135,6 +227,8 @@ def find_address_spans(tokens: list[str], free: bytearray) -> list[Span]:
         start = _reach_left(tokens, free, i)
         if start == i:
             continue  # "the street", "the road to recovery"
+        if t == "place" and tokens[i - 1].endswith("'s"):
+            continue  # "at scott's place"
         street = tokens[start:i]
         has_number = any(_is_number_word(w) or w in HOMOPHONES for w in street)
         cue = _after_residence_cue(tokens, start)

@@ -43,9 +43,9 @@ BIRTH_CUE_REACH = 4  # "my birthday is on the third": cue, then up to 3 words, t
 _TYPED_DATE_RE = re.compile(r"\d{1,2}/\d{1,2}(/\d{2,4})?|\d{4}-\d{1,2}-\d{1,2}")
 
 
-def _day_fits_month(month: str, day: tuple[int, int, bool] | None, said_the: bool) -> bool:
+def _day_fits_month(month: str, day: tuple[int, int, bool] | None, said_the: bool, typed: bool = False) -> bool:
     # "may" is mostly a verb: "i may one day" must not be a date, "may fifth" is.
-    return day is not None and (month != "may" or day[2] or said_the)
+    return day is not None and (month != "may" or day[2] or said_the or typed)
 
 
 def find_date_spans(tokens: list[str], free: bytearray) -> list[Span]:
@@ -70,7 +70,7 @@ def find_date_spans(tokens: list[str], free: bytearray) -> list[Span]:
             if said_the:
                 j += 1
             day = read_day(tokens, j) if j < n and free[j] else None
-            if _day_fits_month(t, day, said_the):
+            if _day_fits_month(t, day, said_the, typed=j < n and tokens[j][:1].isdigit()):  # "May 27"
                 end = j + day[1]
                 spans.append(Span("DATE", i, end))
                 taken_until = end

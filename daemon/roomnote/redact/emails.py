@@ -1,13 +1,28 @@
 """EMAIL: spoken ("john dot smith at gmail dot com") and typed (john.smith@gmail.com)."""
 from __future__ import annotations
 
-from .lexicon import GRAMMAR_WORDS, POSSESSIVES, VERBISH_WORDS
+from .lexicon import GRAMMAR_WORDS, POSSESSIVES, VERBISH_WORDS, top_level_domains
 from .spans import Span
 
 AT_WORDS = frozenset({"at"})
 AT_FILLERS = frozenset({"sign", "symbol"})  # "at sign"
 CONNECTORS = frozenset({"dot", "period", "underscore", "dash", "hyphen"})
-TLDS = frozenset("com org net edu gov mil io us uk co ca info biz me".split())
+# Spoken top-level domains: the everyday ones and every two-letter country code ("dot p l" is
+# read as letters, see spelled_tld). Typed addresses accept every top-level domain there is.
+TLDS = frozenset(
+    """com org net edu gov mil int io info biz name pro mobi shop online site store app dev tech blog
+    xyz club top website space page email cloud""".split()
+) | frozenset(t for t in top_level_domains() if len(t) == 2)
+
+
+def spelled_tld(tokens: list[str], i: int) -> int:
+    """Tokens a top-level domain at i uses: "com" 1, "p l" (spelled) 2, else 0."""
+    t = tokens[i]
+    if t in TLDS:
+        return 1
+    if len(t) == 1 and i + 1 < len(tokens) and len(tokens[i + 1]) == 1 and t + tokens[i + 1] in TLDS:
+        return 2
+    return 0
 PROVIDERS = frozenset(
     "gmail googlemail yahoo hotmail outlook icloud aol protonmail proton msn comcast "
     "verizon att live".split()
@@ -35,7 +50,9 @@ def _domain_end(tokens: list[str], free: bytearray, j: int) -> int | None:
     first = tokens[j]
     end = j + 1
     # a domain label said as words: "acme health dot org"
-    while end - j < MAX_LABEL_WORDS and end < n and _local_word(tokens, free, end) and tokens[end] not in CONNECTORS:
+    words = 1
+    while words < MAX_LABEL_WORDS and end < n and _local_word(tokens, free, end) and tokens[end] != "dot":
+        words += tokens[end] not in CONNECTORS  # "lambert dash parry dot net"
         end += 1
     if end < n and tokens[end] != "dot":
         end = j + 1
@@ -43,8 +60,9 @@ def _domain_end(tokens: list[str], free: bytearray, j: int) -> int | None:
     saw_tld = False
     while end + 1 < n and tokens[end] == "dot" and tokens[end + 1] and labels < MAX_DOMAIN_LABELS:
         labels += 1
-        saw_tld = tokens[end + 1] in TLDS
-        end += 2
+        used = spelled_tld(tokens, end + 1)
+        saw_tld = used > 0
+        end += 1 + max(used, 1)
     if saw_tld or first in PROVIDERS:
         return end
     return None
@@ -86,8 +104,8 @@ def _introduced_end(tokens: list[str], free: bytearray, i: int) -> tuple[int, in
         if not t or not free[end] or (t in CLAUSE_STARTS and end > start):
             break
         end += 1
-        if t in TLDS and tokens[end - 2] == "dot":
-            last_tld = end
+        if tokens[end - 2] == "dot" and (used := spelled_tld(tokens, end - 1)):
+            last_tld = end + used - 1
     if last_tld is not None:
         return start, last_tld
     return None

@@ -7,6 +7,8 @@ decides its kind ("my license plate is ..." is a VEHICLE, not a LICENSE).
 """
 from __future__ import annotations
 
+import re
+
 from .spans import Span
 from .spoken_numbers import HOMOPHONES, JOINERS, ZERO_LIKE, DigitRun, digit_runs, is_year_or_clock, read_group
 
@@ -48,6 +50,7 @@ PHONE_LENGTHS = (7, 10, 11)  # local, with area code, with a leading 1
 # Spoken letters that are also words: a code only between other letters or digits.
 WORD_LETTERS = frozenset({"a", "i", "o"})
 _DIGIT_LIKE = ZERO_LIKE | frozenset(HOMOPHONES)  # "oh", "to", "for" inside a code
+CODE_LEADS = frozenset({"is", "number", "was", "it's"})  # "... number is a 3 ..."; "a" is a letter
 MIN_CODE_ITEMS = 4  # letters and digits in an uncued letter-digit code ("a b c one two three")
 
 
@@ -139,8 +142,8 @@ def find_letter_codes(tokens: list[str], free: bytearray) -> list[Span]:
                 j += 1
             elif (used := _is_digitish(tokens, free, j)) or (
                 t in _DIGIT_LIKE and items and j + 1 < n
-                and (_is_letter(tokens[j + 1]) or _is_digitish(tokens, free, j + 1))
-            ):
+                and (_is_letter(tokens[j + 1]) or _is_digitish(tokens, free, j + 1) or tokens[j + 1] in ZERO_LIKE)
+            ) or (t in ZERO_LIKE and digits and (j + 1 == n or not free[j + 1])):
                 digits += 1
                 items += 1
                 j += used or 1
@@ -154,6 +157,8 @@ def find_letter_codes(tokens: list[str], free: bytearray) -> list[Span]:
             start += 1  # "it's a seven x y z ...": the article is no part of the code
         while end > start and (tokens[end - 1] in JOINERS or (tokens[end - 1] in WORD_LETTERS and end < n)):
             end -= 1  # "... one two three a week"; a letter that ends the text is the code's
+        if start > i and tokens[start - 1] in WORD_LETTERS and start - 1 > 0 and tokens[start - 2] in CODE_LEADS:
+            start -= 1  # "my license number is a three one ...": the "a" is the code's
         cue = cue_kind(tokens, start)
         needed = 3 if cue not in (None, "NOT_PHI") else MIN_CODE_ITEMS
         if letters and digits and items >= needed and cue != "NOT_PHI" and end > start:
@@ -163,14 +168,75 @@ def find_letter_codes(tokens: list[str], free: bytearray) -> list[Span]:
     return spans
 
 
+# Typed codes that mix letters and digits: "GB58YOJA68124158683449", "Y26065913", "8919BL",
+# "H-3187"; but not "21st", "1990s", "9am", "401k", "covid-19", "mp3".
+_TYPED_CODE_RE = re.compile(r"[a-z0-9]+(?:[-/][a-z0-9]+)*")
+_NOT_CODE_RE = re.compile(r"\d+(st|nd|rd|th|s|am|pm|k|kg|mg|ml|lb|lbs|mph|km|hr|hrs|min|mins|yo|x)")
+# Postcodes written in two parts: "SW1A 1AA", "M4 1LL" (UK), "L6P 5R1" (Canada)
+_POSTCODE_HEAD_RE = re.compile(r"[a-z]{1,2}\d[a-z\d]?|[a-z]\d[a-z]")
+_POSTCODE_TAIL_RE = re.compile(r"\d[a-z]{2}|\d[a-z]\d")
+
+
+def _is_typed_code(t: str) -> bool:
+    if len(t) < 5 or not _TYPED_CODE_RE.fullmatch(t) or _NOT_CODE_RE.fullmatch(t):
+        return False
+    digits = sum(c.isdigit() for c in t)
+    return digits >= 3 and digits < len(t) - t.count("-") - t.count("/")
+
+
+POSTCODE_LEADS = frozenset({"in", "near", "around"})  # after "zip code is" the cue decides
+POSTCODE_ENDS = frozenset({"now", "and", "but", "so", "area", "i", "we", "which", "where", "since"})
+
+
+def _is_typed_postcode(tokens: list[str], i: int) -> bool:
+    """ "we're in 9534 now": four typed digits that are no year, after "in" and at the end of a
+    clause ("in 2500 steps" is a count, "in 1999" a year)."""
+    t = tokens[i]
+    if len(t) != 4 or not t.isdigit() or 1900 <= int(t) <= 2099 or i == 0 or tokens[i - 1] not in POSTCODE_LEADS:
+        return False
+    return i + 1 == len(tokens) or tokens[i + 1] in POSTCODE_ENDS
+
+
+def find_typed_codes(tokens: list[str], free: bytearray) -> list[Span]:
+    """Written-form codes (Whisper writes digits): letters and digits in one token, and
+    two-part postcodes."""
+    spans: list[Span] = []
+    n = len(tokens)
+    i = 0
+    while i < n:
+        t = tokens[i]
+        if free[i] and t and t[-1].isalnum() and any(c.isdigit() for c in t):
+            if _is_typed_postcode(tokens, i):
+                spans.append(Span("ZIP", i, i + 1))
+                i += 1
+                continue
+            if _is_typed_code(t):
+                cue = cue_kind(tokens, i)
+                spans.append(Span(cue if cue not in (None, "NOT_PHI", WEAK_CUE, "PHONE", "FAX") else "NUMBER", i, i + 1))
+                i += 1
+                continue
+            if i + 1 < n and free[i + 1] and _POSTCODE_HEAD_RE.fullmatch(t) and _POSTCODE_TAIL_RE.fullmatch(tokens[i + 1]):
+                spans.append(Span("ZIP", i, i + 2))
+                i += 2
+                continue
+        i += 1
+    return spans
+
+
 def find_number_spans(tokens: list[str], free: bytearray) -> list[Span]:
-    spans = find_letter_codes(tokens, free)
+    spans = find_typed_codes(tokens, free)
+    for span in spans:
+        free[span.start : span.end] = bytes(span.end - span.start)
+    spans += find_letter_codes(tokens, free)
     for span in spans:
         free[span.start : span.end] = bytes(span.end - span.start)
     for run in digit_runs(tokens, free):
         kind = classify_run(run, tokens)
         if kind:
             start = run.start
+            if kind not in ("PHONE", "FAX") and start > 1 and tokens[start - 1] in WORD_LETTERS and free[start - 1] \
+                    and tokens[start - 2] in CODE_LEADS:
+                start -= 1  # "his passport number is a five one ...", "is i nine eight ..."
             while start > 0 and free[start - 1] and tokens[start - 1] in ZERO_LIKE:
                 start -= 1  # "routing number is oh two one ...": a leading zero
             spans.append(Span(kind, start, run.end))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import Counter
 
 from .addresses import find_address_spans
+from .casing import find_cased_spans
 from .ages import find_age_spans
 from .dates import find_date_spans
 from .emails import find_email_spans
@@ -39,6 +40,8 @@ def detect(raw_tokens: list[str]) -> list[Span]:
         for span in find(tokens, free):
             spans.append(span)
             free[span.start : span.end] = bytes(span.end - span.start)
+    # Capitals, where the text has them, catch the names and towns that no list holds.
+    spans.extend(find_cased_spans(raw_tokens, tokens, free))
     return merge(spans, len(tokens))
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 # Kinds, from the strongest claim to the weakest: where two detectors claim the same token,
@@ -49,7 +50,18 @@ def normalize(token: str) -> str:
         return ""
     if _PSEUDONYM_HEAD_RE.fullmatch(bare) or _PSEUDONYM_TAIL_RE.fullmatch(bare):
         return ""
-    return token.lower().strip(_EDGE_PUNCT)
+    low = token.lower().strip(_EDGE_PUNCT)
+    return low if low.isascii() else fold(low)
+
+
+_FOLD = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "ı": "i", "đ": "d", "æ": "ae", "œ": "oe", "’": "'"})
+
+
+def fold(word: str) -> str:
+    """ASCII letters for a word with accents ("zięcik" -> "ziecik"), as the lists hold them
+    and as a recogniser without accents writes them."""
+    word = unicodedata.normalize("NFKD", word.translate(_FOLD))
+    return "".join(c for c in word if not unicodedata.combining(c))
 
 
 def merge(spans: list[Span], n_tokens: int) -> list[Span]:

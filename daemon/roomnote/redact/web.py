@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import re
 
-from .emails import TLDS
+from .emails import TLDS, spelled_tld
+from .lexicon import top_level_domains
 from .lexicon import GRAMMAR_WORDS
 from .spans import Span
-from .spoken_numbers import read_group
+from .spoken_numbers import Group, read_group
 
 DOTS = frozenset({"dot", "period"})
 SLASHES = frozenset({"slash", "forward"})
-SCHEME_WORDS = frozenset({"h", "t", "p", "s", "http", "https", "colon", "slash", "slashes", "www"})
+SCHEME_WORDS = frozenset({"h", "t", "p", "s", "w", "http", "https", "colon", "slash", "slashes", "www"})
 GENERIC_SITES = frozenset(
     """google facebook youtube instagram twitter tiktok amazon reddit netflix wikipedia gmail
     yahoo linkedin pinterest ebay spotify zoom craigslist walmart target""".split()
 )
 MAX_LABEL_WORDS = 3  # "sarahs bakery dot com": label words run together in speech
 MAX_PATH_WORDS = 4
-_TYPED_URL_RE = re.compile(r"(https?://|www\.)\S+|[a-z0-9-]+(\.[a-z0-9-]+)*\.(com|org|net|edu|gov|io|us|co|info|biz)(/\S*)?")
+_TYPED_URL_RE = re.compile(r"(https?://|www\.)\S+|[a-z0-9-]+(\.[a-z0-9-]+)*\.([a-z]{2,})(/\S*)?")
 _TYPED_IP_RE = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 
 
@@ -48,7 +49,8 @@ def _introduced(tokens: list[str], free: bytearray, i: int) -> tuple[int, int] |
     for end in range(j + 2, min(len(tokens), j + INTRODUCED_REACH) + 1):
         if not all(free[j:end]):
             return None
-        if tokens[end - 1] in TLDS and tokens[end - 2] in DOTS:
+        if tokens[end - 1] in TLDS and tokens[end - 2] in DOTS or (
+                end >= j + 3 and tokens[end - 3] in DOTS and spelled_tld(tokens, end - 2) == 2):
             while end + 1 < len(tokens) and tokens[end] in SLASHES and free[end + 1]:
                 end += 2
             return j, end
@@ -65,12 +67,13 @@ def find_url_spans(tokens: list[str], free: bytearray) -> list[Span]:
             spans.append(Span("URL", *found))
             i = found[1]
             continue
-        if free[i] and t and "@" not in t and _TYPED_URL_RE.fullmatch(t) and not t[:1].isdigit():
+        if free[i] and t and "@" not in t and _is_typed_url(t):
             spans.append(Span("URL", i, i + 1))
             i += 1
             continue
-        # a spoken top-level domain: "... dot com"
-        if not (free[i] and t in TLDS and i >= 2 and tokens[i - 1] in DOTS and free[i - 1]):
+        # a spoken top-level domain: "... dot com", "... dot p l"
+        used = spelled_tld(tokens, i) if free[i] and i >= 2 and tokens[i - 1] in DOTS and free[i - 1] else 0
+        if not used or (used == 2 and not free[i + 1]):
             i += 1
             continue
         # walk left over label (dot label)* and an optional scheme / www
@@ -93,7 +96,7 @@ def find_url_spans(tokens: list[str], free: bytearray) -> list[Span]:
             continue
         while start >= 1 and free[start - 1] and tokens[start - 1] in SCHEME_WORDS:
             start -= 1
-        end = i + 1
+        end = i + used
         path = 0
         while end + 1 < n and tokens[end] in SLASHES and free[end + 1] and path < MAX_PATH_WORDS:
             end += 2
@@ -104,6 +107,15 @@ def find_url_spans(tokens: list[str], free: bytearray) -> list[Span]:
             spans.append(Span("URL", start, end))
         i = end
     return spans
+
+
+def _is_typed_url(t: str) -> bool:
+    """ "example.org/x", "www.wood-hill.info", "monteiro.edu.br": a dotted name ending in a
+    real top-level domain ("e.g." and "2.5" are none)."""
+    m = _TYPED_URL_RE.fullmatch(t)
+    if not m or t[:1].isdigit():
+        return False
+    return m.group(1) is not None or m.group(3) in top_level_domains()
 
 
 def _ip_part(tokens: list[str], free: bytearray, i: int) -> tuple[int, int] | None:
@@ -117,10 +129,17 @@ def _ip_part(tokens: list[str], free: bytearray, i: int) -> tuple[int, int] | No
             j += 1
             continue
         g = read_group(tokens, j, free)
+        if g is not None and g.value is None and tokens[j].isdigit() and len(tokens[j]) <= 3:
+            g = Group(g.start, g.ntokens, len(tokens[j]), int(tokens[j]), len(tokens[j]) == 1)  # "192 dot 168"
         if g is None or g.value is None:
             break
-        digits += str(g.value) if g.ndigits > 1 or g.value else "0"
-        j += g.ntokens
+        value, used = g.value, g.ntokens
+        if g.ndigits == 3 and value % 100 == 0 and j + used < n and free[j + used]:
+            rest = read_group(tokens, j + used, free)  # "two hundred two": 202
+            if rest is not None and rest.value is not None and rest.value < 100:
+                value, used = value + rest.value, used + rest.ntokens
+        digits += str(value) if g.ndigits > 1 or value else "0"
+        j += used
     if not digits or len(digits) > 3 or int(digits) > 255:
         return None
     return int(digits), j - i
