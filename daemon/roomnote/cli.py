@@ -238,15 +238,15 @@ def cmd_enroll(args) -> int:
         removed = delete_profile(cfg.speakers)
         print(f"deleted the {' and '.join(removed)}" if removed else "no voice profile to delete")
         return 0
-    from .audio.vad import SileroVad
+    from .audio.vad import load_vad
     from .audio.wavfile import read_wav_info, wav_frames
-    from .models import load_manifest, verify_model
+    from .models import load_manifest
 
     if args.from_wav:
         read_wav_info(args.from_wav)  # bad input fails here, before models load
     check_storage(cfg.speakers)  # before anyone speaks
     manifest = load_manifest(cfg.models.manifest or None)
-    vad = SileroVad(verify_model(manifest.get("silero-vad"), cfg.models.dir))
+    vad = load_vad(manifest, cfg.models.dir)
     encoder = load_encoder(cfg, manifest)
     replaced = Path(cfg.speakers.profile).exists()
     if not args.from_wav:  # at the box: button, LED and microphone as the appliance uses them

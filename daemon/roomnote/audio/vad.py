@@ -13,6 +13,8 @@ import numpy as np
 
 from . import FRAME_SAMPLES, SAMPLE_RATE
 
+MODEL_NAME = "silero-vad"
+MODEL_FILE = "silero_vad.onnx"
 CONTEXT_SAMPLES = 64  # Silero v5+ expects the tail of the previous frame before each frame
 FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
 
@@ -20,13 +22,14 @@ FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
 class SileroVad:
     """Speech probability per frame; the recurrent state lives in this object."""
 
-    def __init__(self, model_dir: Path):
+    def __init__(self, model: bytes):
+        """model: the ONNX file's bytes, as verified against the manifest (`load_vad`)."""
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         opts.inter_op_num_threads = 1  # one small model per frame: threads only add overhead
         opts.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(str(model_dir / "silero_vad.onnx"), sess_options=opts,
+        self.session = ort.InferenceSession(model, sess_options=opts,
                                             providers=["CPUExecutionProvider"])
         self.sr = np.array(SAMPLE_RATE, dtype=np.int64)
         self.state = np.zeros((2, 1, 128), np.float32)
@@ -46,6 +49,14 @@ class SileroVad:
     def wipe(self) -> None:
         self.window.fill(0)
         self.state.fill(0)
+
+
+def load_vad(manifest, models_dir: str | Path) -> SileroVad:
+    """Silero VAD from the very bytes that matched the manifest (P6)."""
+    from ..models import open_model
+
+    with open_model(manifest.get(MODEL_NAME), models_dir) as vm:
+        return SileroVad(vm.read_bytes(MODEL_FILE))
 
 
 @dataclass(frozen=True)
