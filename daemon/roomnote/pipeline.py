@@ -71,7 +71,7 @@ class LiveRecognition:
     """
 
     def __init__(self, engines: Engines, cfg: Config, on_partial: Callable[[str], None] | None = None):
-        self.gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms)
+        self.gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms, cfg.vad.max_segment_s)
         self.vad, self.asr = engines.vad, engines.transcriber
         self.vad.reset()
         self.language = cfg.asr.language

@@ -74,23 +74,38 @@ class SegmentEnd:
     at: float
 
 
+MAX_SEGMENT_S = 28.0  # the longest segment any recogniser is given (docs/limits.md)
+SOFT_CUT_S = 3.0  # in a segment's last seconds before the limit, any dip in speech ends it
+
+
 class SpeechGate:
     """Cut a stream of scored frames into speech segments.
 
     A segment starts at the first frame scoring at least `threshold`, with `pad_ms` of
     audio before it, and ends after `min_silence_ms` below `threshold - 0.15` (the
     hysteresis keeps soft word endings inside the segment).
+
+    No segment is longer than `max_segment_s`: every engine holds a segment's audio or
+    lattice until it ends, so continuous talk (or a noisy room) with no pause would grow
+    without bound. From `SOFT_CUT_S` before the limit the first frame below the off level
+    (a gap between words, usually) ends the segment; at the limit it is cut regardless. The
+    next speech frame starts a new segment at once.
     """
 
-    def __init__(self, threshold: float = 0.5, min_silence_ms: int = 400, pad_ms: int = 200):
+    def __init__(self, threshold: float = 0.5, min_silence_ms: int = 400, pad_ms: int = 200,
+                 max_segment_s: float = MAX_SEGMENT_S):
         self.on, self.off = threshold, max(threshold - 0.15, 0.01)
         self.pad_frames = max(1, round(pad_ms / 1000 / FRAME_SECONDS))
         self.end_frames = max(1, round(min_silence_ms / 1000 / FRAME_SECONDS))
+        self.max_frames = max(2, int(max_segment_s / FRAME_SECONDS))
+        self.soft_frames = max(1, self.max_frames - round(min(SOFT_CUT_S, max_segment_s / 4) / FRAME_SECONDS))
         self.preroll: deque[np.ndarray] = deque(maxlen=self.pad_frames)
         self.in_speech = False
         self.quiet = 0  # frames below `off` since the last speech frame
+        self.seg_frames = 0  # frames in the open segment, pre-roll included
         self.index = 0  # frames seen
         self.speech_frames = 0  # frames passed on to the recogniser
+        self.forced_cuts = 0  # segments ended by the length limit
 
     def push(self, frame: np.ndarray, prob: float) -> list:
         t = self.index * FRAME_SECONDS
@@ -107,12 +122,16 @@ class SpeechGate:
             self.preroll.clear()
             events.append(SpeechAudio(frame.copy()))
             self.speech_frames += len(events) - 1
+            self.seg_frames = len(events) - 1
             return events
         self.quiet = self.quiet + 1 if prob < self.off else 0
         self.speech_frames += 1
+        self.seg_frames += 1
         events = [SpeechAudio(frame.copy())]
-        if self.quiet >= self.end_frames:
+        long = self.seg_frames >= self.max_frames or (self.seg_frames >= self.soft_frames and self.quiet)
+        if self.quiet >= self.end_frames or long:
             self.in_speech = False
+            self.forced_cuts += self.quiet < self.end_frames
             events.append(SegmentEnd(t + FRAME_SECONDS))
         return events
 

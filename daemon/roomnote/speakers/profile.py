@@ -167,7 +167,7 @@ def enroll_from_frames(frames: Iterable[np.ndarray], vad, encoder: VoiceEncoder,
     """
     from ..audio.vad import SpeechAudio, SpeechGate
 
-    gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms)
+    gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms, cfg.vad.max_segment_s)
     vad.reset()
     chunks: list[np.ndarray] = []
 
