@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -58,6 +59,7 @@ def test_a_vad_model_swapped_while_loading_is_never_loaded(tmp_path):
             tmp.unlink(missing_ok=True)
             os.link(bad if i % 2 else good, tmp)
             os.replace(tmp, root / MODEL_FILE)
+            time.sleep(0.0003)  # lets the loader run between swaps
             i += 1
 
     t = threading.Thread(target=swap)
@@ -162,3 +164,71 @@ def test_a_manifest_with_a_utf8_bom_loads(tmp_path):
     text = load_manifest().path.read_bytes()
     (tmp_path / "manifest.toml").write_bytes(b"\xef\xbb\xbf" + text)
     assert "silero-vad" in load_manifest(tmp_path / "manifest.toml").entries
+
+
+def test_an_archive_swapped_while_installing_is_never_unpacked(tmp_path):
+    """`models install` hashes the archive: a swapper renaming another archive over it and back
+    must never get the other one installed (the entry pins only the archive, as the production
+    English vosk models do)."""
+    import io
+    import tarfile
+
+    from roomnote.model_bundle import BundleError, install_bundle
+
+    def tar_of(text: bytes) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            ti = tarfile.TarInfo("model/conf/model.conf")
+            ti.size = len(text)
+            tf.addfile(ti, io.BytesIO(text))
+        return buf.getvalue()
+
+    good, evil = tmp_path / "good.tar", tmp_path / "evil.tar"
+    good.write_bytes(tar_of(b"--pinned\n"))
+    evil.write_bytes(tar_of(b"--evil!!\n"))
+    from roomnote.models import sha256_file
+
+    (tmp_path / "manifest.toml").write_text(f"""[[model]]
+name = "m"
+kind = "asr"
+engine = "vosk"
+language = "en"
+version = "1"
+licence = "test"
+source = "test"
+location = "provisioned:m"
+archive = {{ sha256 = "{sha256_file(good)}" }}
+files = []
+""")
+    manifest = load_manifest(tmp_path / "manifest.toml")
+    bundle = tmp_path / "bundle.tar"
+    os.link(good, bundle)
+    stop = threading.Event()
+
+    def swap():
+        i = 1
+        while not stop.is_set():
+            tmp = tmp_path / f"swap{i % 2}"
+            tmp.unlink(missing_ok=True)
+            os.link(evil if i % 2 else good, tmp)
+            os.replace(tmp, bundle)
+            time.sleep(0.0003)  # lets the installer run between swaps
+            i += 1
+
+    t = threading.Thread(target=swap)
+    t.start()
+    installed = refused = 0
+    try:
+        for _ in range(60):
+            try:
+                install_bundle(bundle, manifest, tmp_path / "models")
+            except BundleError as err:
+                assert "matches no model archive" in str(err) or "changed while it was being installed" in str(err)
+                refused += 1
+                continue
+            assert (tmp_path / "models" / "m" / "conf" / "model.conf").read_bytes() == b"--pinned\n"
+            installed += 1
+    finally:
+        stop.set()
+        t.join()
+    assert installed > 0 and refused > 0, (installed, refused)

@@ -248,15 +248,20 @@ def cmd_enroll(args) -> int:
         print(f"deleted the {' and '.join(removed)}" if removed else "no voice profile to delete")
         return 0
     from .audio.vad import load_vad
-    from .audio.wavfile import read_wav_info, wav_frames
+    from .audio.wavfile import open_wav, wav_frames
     from .models import load_manifest
 
-    if args.from_wav:
-        read_wav_info(args.from_wav)  # bad input fails here, before models load
-    check_storage(cfg.speakers)  # before anyone speaks
-    manifest = load_manifest(cfg.models.manifest or None)
-    vad = load_vad(manifest, cfg.models.dir)
-    encoder = load_encoder(cfg, manifest)
+    # bad input fails here, before models load; the audio is then read from this open file
+    opened = open_wav(args.from_wav) if args.from_wav else None
+    try:
+        check_storage(cfg.speakers)  # before anyone speaks
+        manifest = load_manifest(cfg.models.manifest or None)
+        vad = load_vad(manifest, cfg.models.dir)
+        encoder = load_encoder(cfg, manifest)
+    except BaseException:
+        if opened:
+            opened[0].close()
+        raise
     replaced = Path(cfg.speakers.profile).exists()
     if not args.from_wav:  # at the box: button, LED and microphone as the appliance uses them
         from .enrolment import BoxEnrolment, EnrolmentCancelled
@@ -269,7 +274,7 @@ def cmd_enroll(args) -> int:
             return 1
         profile.wipe()
     else:
-        profile = enroll_from_frames(wav_frames(args.from_wav), vad, encoder, cfg)
+        profile = enroll_from_frames(wav_frames(args.from_wav, opened), vad, encoder, cfg)
         try:
             save_profile(profile, cfg.speakers)
         finally:
