@@ -252,3 +252,12 @@ def test_commands_holding_audio_cannot_dump_core(tmp_path, make_speech, command)
         assert seen == (["0", "0"], 0), seen  # core limit 0, and not dumpable (proc files owned by root)
     finally:
         subprocess.run(["rm", "-rf", str(shared)])
+
+
+def test_an_office_file_that_is_a_fifo_is_refused_at_once(tmp_path):
+    from roomnote.provision import OfficeError, load_office
+
+    fifo = tmp_path / "office.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(OfficeError, match="not a regular file"):
+        load_office(fifo)  # no writer: must not hang
