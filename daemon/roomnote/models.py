@@ -16,7 +16,7 @@ keeps it open. A loader then takes either
 - the bytes: `vm.read_bytes("silero_vad.onnx")` reads the held descriptor and hashes exactly
   the bytes it returns (onnxruntime, tokenizers, the voice encoder, CTranslate2's `files=`);
 - a directory: `with vm.directory() as d:` is a private directory holding exactly the pinned
-  files, each a link to its held descriptor (/proc/self/fd/N), for engines that take a path
+  files, each a link to its held descriptor (/proc/<pid>/fd/N), for engines that take a path
   (pocketsphinx, vosk); on leaving it the files are checked unchanged (size, mtime, ctime of
   the held inode), so an in-place write during the load refuses the model too.
 
@@ -105,6 +105,8 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     for i, m in enumerate(raw.get("model", [])):
         try:
             files = tuple(ModelFile(f["path"], f["sha256"].lower(), int(f["size"])) for f in m.get("files", []))
+            if any(f.path.startswith("/") or ".." in f.path.split("/") for f in files):
+                raise ValueError("path (absolute or '..')")
             archive = m.get("archive") or {}
             ignore = m.get("ignore", [])
             if not isinstance(ignore, list) or not all(isinstance(g, str) for g in ignore):
