@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
-import stat
 import struct
 import subprocess
 import sys
@@ -21,7 +19,7 @@ from conftest import REPO, run_roomnote
 from roomnote.audio.wavfile import read_wav_info, wav_frames
 from roomnote.audit import AuditLog, verify_log
 from roomnote.config import load_config
-from roomnote.errors import AudioError, AuditError
+from roomnote.errors import AuditError
 from roomnote.synth import write_wav
 
 
