@@ -21,11 +21,11 @@ from conftest import REPO
 from roommic import NAME, room_microphone
 from roomnote import cli
 from roomnote.audio.mic import MicrophoneError
-from roomnote.audio.vad import SileroVad
+from roomnote.audio.vad import load_vad
 from roomnote.config import HardwareConfig, config_from_dict
 from roomnote.enrolment import BoxEnrolment, EnrolmentCancelled
 from roomnote.hardware.panel import HardwareError, open_panel
-from roomnote.models import load_manifest, verify_model
+from roomnote.models import load_manifest
 from roomnote.speakers import load_encoder, load_profile
 from roomnote.speakers.evalset import ENROL_TEXT
 from roomnote.speakers.profile import ProfileError
@@ -47,7 +47,7 @@ def room(tmp_path_factory):
 @pytest.fixture(scope="module")
 def models(default_config):
     manifest = load_manifest()
-    vad = SileroVad(verify_model(manifest.get("silero-vad"), default_config.models.dir))
+    vad = load_vad(manifest, default_config.models.dir)
     return vad, load_encoder(default_config, manifest)
 
 

@@ -2,12 +2,16 @@
 
 Entries are content-free by construction: keys are short snake_case names and values are
 numbers, booleans, or short tokens without spaces (ids, states, ISO times, counts), so no
-sentence from a session can be written here. Changing, removing or reordering any line
+sentence from a session can be written here. A record is appended whole or not at all: a
+write cut short (full disk) is truncated away at once, and a partial last record left by
+a power cut is cut off by the next append, which records an `audit_repaired` entry saying
+how many bytes it dropped. Changing, removing or reordering any line
 breaks the chain, which `roomnote audit verify` reports; the newest hash is also published
 in the status heartbeat, so cutting lines off the end is visible from outside the box.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -71,16 +75,55 @@ class AuditLog:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            prev, seq = self._last(fd)
-            entry = {"seq": seq + 1, "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                     "event": event, **kept, "prev": prev}
-            entry["hash"] = _digest(entry)
-            os.write(fd, (json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n").encode())
-            os.fsync(fd)
-            self.head = entry["hash"]
-            return entry
+            dropped = self._drop_partial_record(fd)
+            if dropped:  # a write cut short by a full disk or a power cut: said so in the chain itself
+                self._write(fd, "audit_repaired", {"dropped_bytes": dropped, "reason": "partial_last_record"})
+            return self._write(fd, event, kept)
         finally:
             os.close(fd)  # closing releases the lock
+
+    def _write(self, fd: int, event: str, kept: dict[str, Any]) -> dict[str, Any]:
+        """Append one whole record, or nothing: a short or failed write is cut off again."""
+        size = os.fstat(fd).st_size
+        prev, seq = self._last(fd)
+        entry = {"seq": seq + 1, "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                 "event": event, **kept, "prev": prev}
+        entry["hash"] = _digest(entry)
+        line = (json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n").encode()
+        try:
+            if os.write(fd, line) != len(line):
+                raise OSError(errno.ENOSPC, "No space left on device (short write)")
+            os.fsync(fd)
+        except OSError:
+            try:  # shrinking needs no space: the log ends with a whole record again
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            except OSError:
+                pass  # then the next append drops the partial record
+            raise
+        self.head = entry["hash"]
+        return entry
+
+    @staticmethod
+    def _drop_partial_record(fd: int) -> int:
+        """Cut bytes after the last newline (half a record: a short write or a power cut); their count.
+
+        Only an unterminated tail is cut: a whole line that is damaged is evidence of
+        tampering and stays for `roomnote audit verify` to report.
+        """
+        size = end = os.fstat(fd).st_size
+        while end > 0:
+            start = max(0, end - 8192)
+            nl = os.pread(fd, end - start, start).rfind(b"\n")
+            if nl >= 0:
+                end = start + nl + 1
+                break
+            end = start
+        if end == size:
+            return 0
+        os.ftruncate(fd, end)
+        os.fsync(fd)
+        return size - end
 
     @staticmethod
     def _last(fd: int) -> tuple[str, int]:
@@ -101,7 +144,8 @@ def verify_log(path: str | Path) -> tuple[int, str]:
     """(number of entries, head hash) of an intact chain; AuditError naming the first bad line."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
     except FileNotFoundError:
         raise AuditError(f"{path}: no audit log here; pass the audit.file of the box's configuration") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -113,6 +157,10 @@ def verify_log(path: str | Path) -> tuple[int, str]:
             ok_shape = isinstance(entry, dict) and isinstance(entry.get("hash"), str)
         except ValueError:
             ok_shape = False
+        if not ok_shape and n == len(lines) and not text.endswith("\n"):
+            raise AuditError(f"{path}: line {n} is an incomplete record (a write cut short by a full disk or a "
+                             "power cut); the lines before it are intact, and the box's next audit entry cuts it "
+                             "off and records that it did")
         if not ok_shape:
             raise AuditError(f"{path}: line {n} is not an audit entry: the log was altered")
         if entry.get("seq") != n:

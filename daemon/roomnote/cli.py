@@ -13,8 +13,9 @@ from pathlib import Path
 
 from . import __version__
 from .config import NOTE_FORMATS, load_config
+from .coredump import no_core_dumps
 from .errors import RoomnoteError
-from .storage import write_atomic
+from .storage import PartialWriteError, write_all_or_nothing
 
 log = logging.getLogger("roomnote")
 
@@ -127,28 +128,33 @@ def _render_outputs(note, markdown: str, names: list[str]) -> dict[str, str]:
 
 
 def cmd_process(args) -> int:
-    from .audio.wavfile import read_wav_info, wav_frames
+    from .audio.wavfile import open_wav, wav_frames
     from .notes import to_markdown
     from .pipeline import load_engines, new_session_id, redact_and_compose, session_facts, transcribe
 
     if args.publish:
         require_config(args, "process --publish")
+    no_core_dumps()  # this process holds audio (P1)
     cfg = load_config(args.config)
     fmt = args.format or cfg.notes.format
-    info = read_wav_info(args.wav)  # bad input fails here, before models load
-    _check_out_dir(args.out)
-    if args.publish:  # keys, outbox and TLS files are checked before the session is processed
-        from .publish.cli import check_publish_ready
-        check_publish_ready(cfg)
-    engines = load_engines(cfg)  # every model, the note's encoder too, verified (P6) before any audio is read
+    wav, info = opened = open_wav(args.wav)  # bad input fails here, before models load; read from this open file
     try:
-        transcript = transcribe(wav_frames(args.wav), engines, cfg)
+        # The recording ended when the file was last written; it started `duration` before.
+        ended = datetime.fromtimestamp(os.fstat(wav.fileno()).st_mtime, timezone.utc)
+        _check_out_dir(args.out)
+        if args.publish:  # keys, outbox and TLS files are checked before the session is processed
+            from .publish.cli import check_publish_ready
+            check_publish_ready(cfg)
+        engines = load_engines(cfg)  # every model, the note's encoder too, verified (P6) before any audio is read
+    except BaseException:
+        wav.close()
+        raise
+    try:
+        transcript = transcribe(wav_frames(args.wav, opened), engines, cfg)
     finally:
         engines.close()
     log.info("recognised %d segments, %d words in %.1f s of audio (%.1f s speech)",
              len(transcript.segments), len(transcript.words), transcript.duration, transcript.speech)
-    # The recording ended when the file was last written; it started `duration` before.
-    ended = datetime.fromtimestamp(args.wav.stat().st_mtime, timezone.utc)
     facts = session_facts(cfg, transcript, ended, new_session_id())
     note, rt = redact_and_compose(transcript, fmt, facts, engines.encoder, engines.policy)
     if args.publish:  # into the outbox and to the broker, not to --out (publish/cli.py)
@@ -157,8 +163,7 @@ def cmd_process(args) -> int:
     del rt  # kept only by the publisher, for revisions
     markdown = to_markdown(note)
     print(markdown)  # printed first, so a full disk below loses nothing
-    for name, text in _render_outputs(note, markdown, args.format_out).items():
-        _write_atomic(args.out / name, text)
+    _write_outputs(args.out, _render_outputs(note, markdown, args.format_out))
     log.info("note %s (%s, %.0f s audio) written to %s", note.note_id, fmt, info.duration, args.out)
     return 0
 
@@ -166,6 +171,7 @@ def cmd_process(args) -> int:
 def cmd_run(args) -> int:
     from .appliance import run_daemon
 
+    no_core_dumps()  # the unit sets LimitCORE=0 too; `roomnote run` by hand must not differ
     return run_daemon(args.config, args.state_dir)
 
 
@@ -180,12 +186,14 @@ def _check_out_dir(out: Path) -> None:
         raise RoomnoteError(f"{out}: the output directory is not writable; choose another --out")
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def _write_outputs(out: Path, files: dict[str, str]) -> None:
+    """All of the note's files, or none of them (a half-written set would look like a finished note)."""
     try:
-        write_atomic(path, text)
-    except OSError as e:
-        raise RoomnoteError(f"{path}: cannot write the note ({e.strerror}); the note was printed above, "
-                            "free some space or choose another --out and run again") from None
+        write_all_or_nothing({out / name: text for name, text in files.items()})
+    except PartialWriteError as e:
+        raise RoomnoteError(f"{e.path}: cannot write the note ({e.strerror}); none of {', '.join(files)} was left in "
+                            f"{out}; the note was printed above, free some space or choose another --out and run "
+                            "again") from None
 
 
 def cmd_models_verify(args) -> int:
@@ -259,21 +267,27 @@ def cmd_enroll(args) -> int:
     from .speakers import delete_profile, enroll_from_frames, load_encoder, save_profile
     from .speakers.profile import check_storage
 
+    no_core_dumps()  # this process holds audio (P1)
     cfg = load_config(args.config)
     if args.delete:
         removed = delete_profile(cfg.speakers)
         print(f"deleted the {' and '.join(removed)}" if removed else "no voice profile to delete")
         return 0
-    from .audio.vad import SileroVad
-    from .audio.wavfile import read_wav_info, wav_frames
-    from .models import load_manifest, verify_model
+    from .audio.vad import load_vad
+    from .audio.wavfile import open_wav, wav_frames
+    from .models import load_manifest
 
-    if args.from_wav:
-        read_wav_info(args.from_wav)  # bad input fails here, before models load
-    check_storage(cfg.speakers)  # before anyone speaks
-    manifest = load_manifest(cfg.models.manifest or None)
-    vad = SileroVad(verify_model(manifest.get("silero-vad"), cfg.models.dir))
-    encoder = load_encoder(cfg, manifest)
+    # bad input fails here, before models load; the audio is then read from this open file
+    opened = open_wav(args.from_wav) if args.from_wav else None
+    try:
+        check_storage(cfg.speakers)  # before anyone speaks
+        manifest = load_manifest(cfg.models.manifest or None)
+        vad = load_vad(manifest, cfg.models.dir)
+        encoder = load_encoder(cfg, manifest)
+    except BaseException:
+        if opened:
+            opened[0].close()
+        raise
     replaced = Path(cfg.speakers.profile).exists()
     if not args.from_wav:  # at the box: button, LED and microphone as the appliance uses them
         from .enrolment import BoxEnrolment, EnrolmentCancelled
@@ -286,7 +300,7 @@ def cmd_enroll(args) -> int:
             return 1
         profile.wipe()
     else:
-        profile = enroll_from_frames(wav_frames(args.from_wav), vad, encoder, cfg)
+        profile = enroll_from_frames(wav_frames(args.from_wav, opened), vad, encoder, cfg)
         try:
             save_profile(profile, cfg.speakers)
         finally:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from .errors import ConfigError
+from .regular_file import NotRegularFile, read_regular
 
 NOTE_FORMATS = ("soap", "dap", "birp", "girp")
 
@@ -35,6 +36,7 @@ class VadConfig:
     threshold: float = 0.5  # Silero speech probability above which a frame is speech
     min_silence_ms: int = 400  # a pause this long ends a segment
     pad_ms: int = 200  # audio kept on each side of speech so word edges survive
+    max_segment_s: float = 28.0  # no segment is longer: continuous talk is cut (docs/limits.md)
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,7 @@ RANGES = {
     "vad.threshold": (0.05, 0.95),
     "vad.min_silence_ms": (50, 5000),
     "vad.pad_ms": (0, 1000),
+    "vad.max_segment_s": (5.0, 120.0),
     "mqtt.port": (1, 65535),
     "mqtt.keepalive_s": (5, 3600),
     "mqtt.heartbeat_s": (1, 3600),
@@ -247,9 +250,13 @@ def load_config(path: str | Path | None) -> Config:
         return Config()
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte order mark (Windows editors write one) is not a TOML statement
+        raw = tomllib.loads(read_regular(path).decode("utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found; pass an existing file with --config") from None
+    except NotRegularFile as e:
+        raise ConfigError(f"{path}: is {str(e).split(': ', 1)[-1]}, not a config file; pass a regular file "
+                          "with --config") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read config file ({e.__class__.__name__}); check its permissions and encoding") from None
     except tomllib.TOMLDecodeError as e:

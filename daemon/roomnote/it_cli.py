@@ -93,8 +93,10 @@ def cmd_models_install(args) -> int:
 
 
 def cmd_selftest(args) -> int:
+    from .coredump import no_core_dumps
     from .selftest import run_selftest
 
+    no_core_dumps()  # the microphone check holds audio (P1)
     config = args.config or Path("/etc/roomnote/roomnote.toml")
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     report = run_selftest(config, button_timeout=args.button_timeout, skip=skip, publish=not args.no_publish,

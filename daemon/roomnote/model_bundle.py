@@ -13,6 +13,7 @@ In this order, so nothing of an untrusted archive is unpacked:
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import shutil
@@ -24,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelError
-from .models import Manifest, ModelEntry, files_as_toml, hash_directory, sha256_file
+from .models import Manifest, ModelEntry, check_only_pinned, files_as_toml, hash_directory, sha256_file
+from .regular_file import NotRegularFile, open_regular
 from .storage import fsync_dir
 
 DEFAULT_MAX_BYTES = 4 << 30  # 4 GiB: the largest vosk model a box runs unpacks to about 1 GiB
@@ -47,9 +49,18 @@ class Member:
 def install_bundle(bundle: Path, manifest: Manifest, models_dir: Path, *,
                    max_bytes: int = DEFAULT_MAX_BYTES) -> list[str]:
     bundle = Path(bundle)
-    if not bundle.is_file():
-        raise BundleError(f"{bundle}: no such file; pass the model archive (.zip or .tar.gz)")
-    digest = sha256_file(bundle)
+    try:  # opened once: the archive unpacked is the one hashed, not whatever the path holds later
+        src = os.fdopen(open_regular(bundle), "rb")
+    except (FileNotFoundError, NotRegularFile):
+        raise BundleError(f"{bundle}: no such file; pass the model archive (.zip or .tar.gz)") from None
+    except OSError as e:
+        raise BundleError(f"{bundle}: cannot open the archive ({e.strerror}); check its permissions") from None
+    with src:
+        return _install(bundle, src, manifest, models_dir, max_bytes)
+
+
+def _install(bundle: Path, src, manifest: Manifest, models_dir: Path, max_bytes: int) -> list[str]:
+    digest = _sha256_of(src)
     matches = [e.name for e in manifest.entries.values() if e.archive_sha256 == digest]
     if not matches:
         raise BundleError(f"{bundle}: its SHA-256 {digest} matches no model archive pinned in {manifest.path}; "
@@ -61,7 +72,7 @@ def install_bundle(bundle: Path, manifest: Manifest, models_dir: Path, *,
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     done = [f"{bundle.name}: SHA-256 matches {entry.name} in the manifest"]
-    with _open(bundle) as archive:
+    with _open(bundle, src) as archive:
         members = archive.members()
         check_members(members, bundle, max_bytes)
         tmp = Path(tempfile.mkdtemp(dir=models_dir, prefix=f".{dirname}.installing-"))
@@ -69,6 +80,9 @@ def install_bundle(bundle: Path, manifest: Manifest, models_dir: Path, *,
             os.chmod(tmp, 0o755)
             archive.unpack(members, tmp)
             _verify_files(entry, tmp)
+            if _sha256_of(src) != digest:  # written to in place since it was hashed
+                raise BundleError(f"{bundle}: the archive changed while it was being installed; copy it again "
+                                  "from a trusted source, nothing was installed")
             _swap_into_place(tmp, models_dir / dirname)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -156,9 +170,9 @@ def _link_target(name: str, target: str, kind: str, strip: bool, bundle: Path) -
 
 
 class _Tar:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, src):
         self.path = path
-        self.tf = tarfile.open(path, "r:*")
+        self.tf = tarfile.open(fileobj=src, mode="r:*")
 
     def members(self) -> list[Member]:
         entries = []
@@ -194,9 +208,9 @@ class _Tar:
 
 
 class _Zip:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, src):
         self.path = path
-        self.zf = zipfile.ZipFile(path)
+        self.zf = zipfile.ZipFile(src)
 
     def members(self) -> list[Member]:
         entries = []
@@ -233,14 +247,17 @@ def _damaged(path: Path, e: BaseException) -> BundleError:
                        "nothing was installed")
 
 
-def _open(path: Path):
-    if zipfile.is_zipfile(path):
+def _open(path: Path, src):
+    """The archive in the open file src (path is for messages only)."""
+    is_zip = zipfile.is_zipfile(src)
+    src.seek(0)
+    if is_zip:
         try:
-            return _Zip(path)
+            return _Zip(path, src)
         except zipfile.BadZipFile as e:
             raise _damaged(path, e) from None
     try:
-        return _Tar(path)
+        return _Tar(path, src)
     except tarfile.ReadError:
         raise BundleError(f"{path}: not a zip or tar archive (or a truncated one); pass the model archive as "
                           "distributed") from None
@@ -289,7 +306,22 @@ def _write_member(path: Path, src, size: int, name: str) -> None:
     os.chmod(path, 0o644)
 
 
+def _sha256_of(src) -> str:
+    """The SHA-256 of the whole open file; the file is left at its start."""
+    src.seek(0)
+    h = hashlib.sha256()
+    while block := src.read(1 << 20):
+        h.update(block)
+    src.seek(0)
+    return h.hexdigest()
+
+
 def _verify_files(entry: ModelEntry, root: Path) -> None:
+    if entry.files:  # a model directory holds exactly its pinned files (models.check_only_pinned)
+        try:
+            check_only_pinned(entry, root)
+        except ModelError as e:
+            raise BundleError(f"{e}; nothing was installed") from None
     for f in entry.files:
         p = root / f.path
         if not p.is_file() or p.is_symlink():

@@ -14,9 +14,9 @@ import numpy as np
 
 from .asr.base import Transcriber
 from .asr.select import load_transcriber
-from .audio.vad import SegmentEnd, SegmentStart, SileroVad, SpeechAudio, SpeechGate
+from .audio.vad import SegmentEnd, SegmentStart, SileroVad, SpeechAudio, SpeechGate, load_vad
 from .config import Config
-from .models import Manifest, load_manifest, verify_model
+from .models import Manifest, load_manifest
 from .notes import Note, SessionFacts, compose_note
 from .redact import RedactionPolicy, redact_transcript
 from .redact.topics import policy_from_config
@@ -42,11 +42,11 @@ class Engines:
 def load_engines(cfg: Config, manifest: Manifest | None = None) -> Engines:
     """Verify every model against the manifest (P6), then load it."""
     manifest = manifest or load_manifest(cfg.models.manifest or None)
-    vad_root = verify_model(manifest.get("silero-vad"), cfg.models.dir)
+    vad = load_vad(manifest, cfg.models.dir)
     transcriber = load_transcriber(cfg, manifest)
     speakers = load_speaker_model(cfg, manifest) if cfg.speakers.enabled else None
     encoder = load_note_encoder(cfg, manifest)
-    return Engines(SileroVad(vad_root), transcriber, speakers, encoder, policy_from_config(cfg.redaction, encoder))
+    return Engines(vad, transcriber, speakers, encoder, policy_from_config(cfg.redaction, encoder))
 
 
 def transcribe(frames: Iterable[np.ndarray], engines: Engines, cfg: Config,
@@ -71,7 +71,7 @@ class LiveRecognition:
     """
 
     def __init__(self, engines: Engines, cfg: Config, on_partial: Callable[[str], None] | None = None):
-        self.gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms)
+        self.gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms, cfg.vad.max_segment_s)
         self.vad, self.asr = engines.vad, engines.transcriber
         self.vad.reset()
         self.language = cfg.asr.language

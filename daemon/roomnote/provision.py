@@ -25,6 +25,7 @@ from typing import Any, get_type_hints
 
 from .config import CHOICES, RANGES, Config, TopicsConfig, config_from_dict
 from .errors import ConfigError, RoomnoteError
+from .regular_file import NotRegularFile, read_regular
 from .storage import write_atomic
 
 ETC = Path("/etc/roomnote")
@@ -107,9 +108,12 @@ def load_office(path: Path) -> Office:
     """Read and check an office file; OfficeError lists every problem, one line each."""
     src = str(path)
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        raw = tomllib.loads(read_regular(path).decode("utf-8-sig"))  # a FIFO is refused, a BOM accepted
     except FileNotFoundError:
         raise OfficeError([f"{src}: office file not found; pass the office's file with --office"]) from None
+    except NotRegularFile:
+        raise OfficeError([f"{src}: not a regular file (a FIFO, device or directory); pass the office's file "
+                           "with --office"]) from None
     except (OSError, UnicodeDecodeError) as e:
         raise OfficeError([f"{src}: cannot read the office file ({e.__class__.__name__})"]) from None
     except tomllib.TOMLDecodeError as e:

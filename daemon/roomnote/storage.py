@@ -37,3 +37,50 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class PartialWriteError(OSError):
+    """write_all_or_nothing failed on `path`; none of the files were left behind."""
+
+    def __init__(self, path: Path, cause: OSError):
+        super().__init__(cause.errno, cause.strerror)
+        self.path = path
+
+
+def write_all_or_nothing(files: dict[Path, bytes | str]) -> None:
+    """Write several files so that either all of them exist afterwards or none do.
+
+    Each is written to a temporary file beside it and fsynced first (a full disk fails
+    here, before any file appears); only then are they renamed into place, and a rename that
+    fails removes the ones already renamed. Meant for new names (a note's files are named by
+    its unique id): a file that already existed under one of the names is replaced.
+    Raises PartialWriteError naming the file that failed.
+    """
+    temps: list[tuple[str, Path]] = []
+    done: list[Path] = []
+    try:
+        for path, data in files.items():
+            blob = data.encode("utf-8") if isinstance(data, str) else data
+            try:
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+                temps.append((tmp, path))
+                with os.fdopen(fd, "wb") as f:
+                    f.write(blob)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as e:
+                raise PartialWriteError(path, e) from None
+        for tmp, path in temps:
+            try:
+                os.replace(tmp, path)
+            except OSError as e:
+                raise PartialWriteError(path, e) from None
+            done.append(path)
+        for parent in {p.parent for p in files}:
+            fsync_dir(parent)
+    except BaseException:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        for path in done:
+            path.unlink(missing_ok=True)
+        raise

@@ -97,3 +97,24 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+BABBLE_LINES = (
+    ("slt", "we went to the market on monday and then we walked along the river until the evening came"),
+    ("rms", "i think the weather will change soon so we should plan the garden before the rain starts again"),
+    ("awb", "there were many people at the station waiting for the train that was late because of the storm"),
+)
+
+
+def babble(seconds: float, tmpdir: Path) -> np.ndarray:
+    """Continuous talk with no pause: three flite voices over each other, looped (int16, 16 kHz).
+
+    Made-up sentences; for testing that long unbroken speech (or a noisy room) is bounded.
+    """
+    voices = [speak(v, text, tmpdir) for v, text in BABBLE_LINES]
+    n = max(len(x) for x in voices)
+    mix = np.zeros(n, np.float32)
+    for i, x in enumerate(voices):  # staggered, wrapped around: one voice's pause is another's word
+        mix += np.roll(np.pad(x, (0, n - len(x))), i * n // len(voices)) * 0.6
+    reps = int(np.ceil(seconds * RATE / n))
+    return np.clip(np.tile(mix, reps)[: int(seconds * RATE)], -32768, 32767).astype(np.int16)

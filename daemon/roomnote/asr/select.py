@@ -5,7 +5,7 @@ import logging
 
 from ..config import Config
 from ..errors import ModelError
-from ..models import Manifest, ModelEntry, is_installed, verify_model
+from ..models import Manifest, ModelEntry, is_installed, open_model
 from .base import Transcriber
 
 log = logging.getLogger("roomnote.asr")
@@ -43,12 +43,12 @@ def choose_asr_model(cfg: Config, manifest: Manifest) -> ModelEntry:
 
 def load_transcriber(cfg: Config, manifest: Manifest) -> Transcriber:
     entry = choose_asr_model(cfg, manifest)
-    root = verify_model(entry, cfg.models.dir)  # promise P6: hash check before loading
     name = f"{entry.engine}/{entry.name}"
     if entry.engine == "vosk":
-        from .vosk_engine import VoskTranscriber
-
-        return VoskTranscriber(root, name)
-    from .pocketsphinx_engine import PocketsphinxTranscriber
-
-    return PocketsphinxTranscriber(root, name)
+        from .vosk_engine import VoskTranscriber as Engine
+    else:
+        from .pocketsphinx_engine import PocketsphinxTranscriber as Engine
+    # promise P6: the engine reads a private directory of the files that were hashed, through
+    # the descriptors held since; both engines read everything while they are made
+    with open_model(entry, cfg.models.dir) as vm, vm.directory() as root:
+        return Engine(root, name)

@@ -6,6 +6,7 @@ samples are read into one reusable buffer that is zeroed when reading ends (P1).
 """
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import AudioError
+from ..regular_file import NotRegularFile, open_regular
 from .resample import FrameAssembler, wipe
 
 PCM, EXTENSIBLE = 0x0001, 0xFFFE
@@ -37,38 +39,67 @@ class WavInfo:
         return self.data_bytes / self.frame_bytes / self.rate
 
 
-def read_wav_info(path: Path) -> WavInfo:
-    """Parse and check the header; every failure is one line saying what to do."""
+MAX_FMT_BYTES = 64  # the longest format chunk read (WAVE_FORMAT_EXTENSIBLE is 40); the rest is skipped
+MAX_CHUNKS = 256  # chunks before the audio; real files have a handful (fmt, LIST, fact, bext, ...)
+
+
+def open_wav(path: Path) -> tuple[object, WavInfo]:
+    """Open the WAV once and check its header: (the open file, its info); every failure is one
+    line saying what to do. The caller reads the audio from this same open file, so the file
+    checked is the file read (a FIFO or device is refused before anything is read from it)."""
     convert = f"convert it with: sox {path.name} -b 16 -e signed-integer fixed.wav"
     try:
-        size = path.stat().st_size
-        f = open(path, "rb")
+        f = os.fdopen(open_regular(path), "rb")
     except FileNotFoundError:
         raise AudioError(f"{path}: no such file; check the path") from None
-    except IsADirectoryError:
-        raise AudioError(f"{path}: is a directory, not a WAV file") from None
+    except NotRegularFile as e:
+        what = str(e).split(": ", 1)[-1]
+        raise AudioError(f"{path}: is {what}, not a WAV file; save the recording to a file and pass that") from None
     except OSError as e:
         raise AudioError(f"{path}: cannot open ({e.strerror}); check its permissions") from None
-    with f:
-        head = f.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            raise AudioError(f"{path}: not a WAV file (no RIFF/WAVE header); {convert}")
-        fmt = None
-        while True:
-            chunk = f.read(8)
-            if len(chunk) < 8:
+    try:
+        return f, _read_header(f, path, convert)
+    except BaseException:
+        f.close()
+        raise
+
+
+def read_wav_info(path: Path) -> WavInfo:
+    """Parse and check the header (see open_wav)."""
+    f, info = open_wav(Path(path))
+    f.close()
+    return info
+
+
+def _read_header(f, path: Path, convert: str) -> WavInfo:
+    size = os.fstat(f.fileno()).st_size
+    head = f.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        raise AudioError(f"{path}: not a WAV file (no RIFF/WAVE header); {convert}")
+    fmt = None
+    for _ in range(MAX_CHUNKS):
+        chunk = f.read(8)
+        if len(chunk) < 8:
+            break
+        cid, clen = struct.unpack("<4sI", chunk)
+        if cid == b"data":
+            if fmt is None:
+                raise AudioError(f"{path}: WAV data comes before its format chunk; {convert}")
+            return _check(path, fmt, f.tell(), clen, size, convert)
+        if f.tell() + clen > size:  # a declared size past the end: never read (or allocated)
+            break
+        if cid == b"fmt ":
+            # at most MAX_FMT_BYTES are read, whatever size the chunk declares
+            fmt = f.read(min(clen, MAX_FMT_BYTES))
+            if len(fmt) < 16:
                 break
-            cid, clen = struct.unpack("<4sI", chunk)
-            if cid == b"fmt ":
-                fmt = f.read(clen)
-                if len(fmt) < 16:
-                    break
-            elif cid == b"data":
-                if fmt is None:
-                    raise AudioError(f"{path}: WAV data comes before its format chunk; {convert}")
-                return _check(path, fmt, f.tell(), clen, size, convert)
-            else:
-                f.seek(clen + (clen & 1), 1)  # chunks are word aligned
+            f.seek(clen - len(fmt), 1)
+        else:
+            f.seek(clen, 1)
+        f.seek(clen & 1, 1)  # chunks are word aligned: an odd-sized chunk is followed by a pad byte
+    else:
+        raise AudioError(f"{path}: not a WAV file roomnote can read (more than {MAX_CHUNKS} chunks before the "
+                         f"audio); {convert}")
     raise AudioError(f"{path}: truncated WAV (no complete format and data chunks); record or export it again")
 
 
@@ -106,19 +137,21 @@ def _decode(raw: memoryview, bits: int) -> np.ndarray:
     return np.frombuffer(raw, np.int32).astype(np.float32) / 65536
 
 
-def wav_frames(path: str | Path) -> Iterator[np.ndarray]:
+def wav_frames(path: str | Path, opened: tuple | None = None) -> Iterator[np.ndarray]:
     """Yield 16 kHz mono int16 frames of FRAME_SAMPLES (the last one zero-padded).
 
-    Each yielded frame is a buffer that is reused for the next frame: consumers copy what
-    they keep. Every buffer is zeroed when the stream ends or is abandoned.
+    opened: what open_wav returned, to read the very file that was checked (it is closed
+    here); None opens path now. Each yielded frame is a buffer that is reused for the next
+    frame: consumers copy what they keep. Every buffer is zeroed when the stream ends or is
+    abandoned.
     """
     path = Path(path)
-    info = read_wav_info(path)
+    f, info = opened or open_wav(path)
     chunk_bytes = int(info.rate * CHUNK_SECONDS) * info.frame_bytes
     raw = bytearray(chunk_bytes)
     frames = FrameAssembler(info.rate, info.channels)
     try:
-        with open(path, "rb") as f:
+        with f:
             f.seek(info.data_offset)
             left = info.data_bytes
             while left > 0:

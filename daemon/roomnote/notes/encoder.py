@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from ..models import Manifest, load_manifest, verify_model
+from ..models import Manifest, load_manifest, open_model
 
 ENCODER_MODEL = "all-minilm-l6-v2-int8"
 MODEL_FILE = "model.int8.onnx"
@@ -29,20 +29,20 @@ BATCH = 32
 class SentenceEncoder:
     """Unit-length sentence vectors; one instance per process, reusable across sessions."""
 
-    def __init__(self, root: Path, name: str = ENCODER_MODEL):
+    def __init__(self, model: bytes, tokenizer_json: bytes, name: str = ENCODER_MODEL):
+        """model, tokenizer_json: the files' bytes, as verified against the manifest (`load_encoder`)."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.name = name
-        self.root = Path(root)
-        self._tok = Tokenizer.from_file(str(self.root / TOKENIZER_FILE))
+        self._tok = Tokenizer.from_str(tokenizer_json.decode("utf-8"))
         self._tok.enable_truncation(MAX_TOKENS)
         self._tok.no_padding()  # each batch is padded to its own longest text
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = min(2, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        self._session = ort.InferenceSession(str(self.root / MODEL_FILE), opts,
+        self._session = ort.InferenceSession(model, opts,
                                              providers=["CPUExecutionProvider"])
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
 
@@ -86,4 +86,5 @@ def load_encoder(manifest: Manifest | None = None, models_dir: str | Path = "",
     if entry.kind != "encoder":
         raise ModelError(f"model {name} is a {entry.kind} model, not a sentence encoder; "
                          "set notes.encoder to an encoder from the manifest")
-    return SentenceEncoder(verify_model(entry, models_dir), name)
+    with open_model(entry, models_dir) as vm:  # loaded from the bytes that were hashed
+        return SentenceEncoder(vm.read_bytes(MODEL_FILE), vm.read_bytes(TOKENIZER_FILE), name)

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from ..config import Config, SpeakersConfig
-from ..models import Manifest, verify_model
+from ..models import Manifest, open_model
 from .attribution import CLIENT, OTHER, THERAPIST, UNKNOWN, SpeakerAttributor
 from .encoder import VoiceEncoder
 from .profile import VoiceProfile, delete_profile, enroll_from_frames, load_profile, save_profile
@@ -43,7 +43,10 @@ class SpeakerModel:
 
 def load_encoder(cfg: Config, manifest: Manifest) -> VoiceEncoder:
     """The voice encoder, after its weights match the manifest (P6)."""
-    return VoiceEncoder(verify_model(manifest.get(MODEL_NAME), cfg.models.dir))
+    from .encoder import WEIGHTS_FILE
+
+    with open_model(manifest.get(MODEL_NAME), cfg.models.dir) as vm:  # loaded from the bytes that were hashed
+        return VoiceEncoder(vm.read_bytes(WEIGHTS_FILE))
 
 
 def load_speaker_model(cfg: Config, manifest: Manifest) -> SpeakerModel:

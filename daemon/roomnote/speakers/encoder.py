@@ -11,7 +11,6 @@ mostly below 0.75).
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
@@ -49,8 +48,9 @@ def mel_filters(sr: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS)
 
 
 class VoiceEncoder:
-    def __init__(self, model_dir: Path):
-        w = load_state_dict(Path(model_dir) / WEIGHTS_FILE)
+    def __init__(self, weights: bytes):
+        """weights: pretrained.pt's bytes, as verified against the manifest (speakers.load_encoder)."""
+        w = load_state_dict(weights)
         self.layers = []
         for i in range(3):
             self.layers.append((np.ascontiguousarray(w[f"lstm.weight_ih_l{i}"].T),

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..config import Config, SpeakersConfig
 from ..errors import RoomnoteError
+from ..regular_file import open_regular
 from ..storage import write_atomic
 from .clustering import agglomerate, centroid
 from .encoder import VoiceEncoder
@@ -104,9 +105,9 @@ def delete_profile(cfg: SpeakersConfig) -> list[str]:
     removed = []
     path = Path(cfg.profile)
     if path.is_file():
-        size = path.stat().st_size
-        with open(path, "r+b") as f:  # best effort on flash; the key's removal is what counts
-            f.write(bytes(size))
+        # O_NOFOLLOW and the size of the open file: zeros go over the profile, never a file a link points at
+        with os.fdopen(os.open(path, os.O_RDWR | os.O_NOFOLLOW), "r+b") as f:  # best effort on flash
+            f.write(bytes(os.fstat(f.fileno()).st_size))
             f.flush()
             os.fsync(f.fileno())
         path.unlink()
@@ -140,11 +141,15 @@ def _key(cfg: SpeakersConfig, create: bool) -> bytes | None:
         except OSError as e:
             raise ProfileError(f"{path}: cannot create the voice profile key ({e.strerror}); check speakers.key") from None
         log.info("voice profile key created (mode 0600)")
-    mode = path.stat().st_mode
+    try:  # one open: the mode checked is the mode of the key read
+        with os.fdopen(open_regular(path), "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            key = f.read(33)
+    except OSError as e:
+        raise ProfileError(f"{path}: cannot read the voice profile key ({e.strerror or e}); check speakers.key") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ProfileError(f"{path}: the voice profile key is readable by others (mode {mode & 0o777:o}); "
                            f"run 'chmod 600 {path}'")
-    key = path.read_bytes()
     if len(key) != 32:
         raise ProfileError(f"{path}: the voice profile key is damaged; run 'roomnote enroll --delete' and enrol again")
     return key
@@ -167,7 +172,7 @@ def enroll_from_frames(frames: Iterable[np.ndarray], vad, encoder: VoiceEncoder,
     """
     from ..audio.vad import SpeechAudio, SpeechGate
 
-    gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms)
+    gate = SpeechGate(cfg.vad.threshold, cfg.vad.min_silence_ms, cfg.vad.pad_ms, cfg.vad.max_segment_s)
     vad.reset()
     chunks: list[np.ndarray] = []
 

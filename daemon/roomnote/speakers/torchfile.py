@@ -12,9 +12,9 @@ file can run; the file's SHA-256 is checked against the manifest before this rea
 from __future__ import annotations
 
 import collections
+import io
 import pickle
 import struct
-from pathlib import Path
 
 import numpy as np
 
@@ -56,10 +56,10 @@ class _Unpickler(pickle.Unpickler):
         return pid[2]
 
 
-def load_state_dict(path: Path, entry: str = "model_state") -> dict[str, np.ndarray]:
-    """The float32 arrays of ``checkpoint[entry]``, by parameter name."""
+def load_state_dict(data: bytes, entry: str = "model_state", path: str = "pretrained.pt") -> dict[str, np.ndarray]:
+    """The float32 arrays of ``checkpoint[entry]``, by parameter name; data: the file's bytes."""
     try:
-        with open(path, "rb") as f:
+        with io.BytesIO(data) as f:
             dtypes: dict = {}
 
             def load():  # every pickle of the file, not only the tensors', goes through _Unpickler
