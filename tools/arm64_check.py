@@ -45,6 +45,10 @@ SETUP = "/boot/firmware/roomnote"  # the setup folder on the card (firmware-conf
 CONFIG = "/etc/roomnote/roomnote.toml"
 ENCODER = "all-minilm-l6-v2-int8"
 STAMP = ".roomnote-base"
+# The emulated CPU: the Raspberry Pi 4's Cortex-A72 (ARMv8.0: NEON, no dot product, no SVE) is the
+# boards' common baseline, so onnxruntime, CTranslate2 and OpenBLAS pick the kernels a Pi 4 would.
+# qemu's default ("max") has SVE/SME, which no board has. --cpu cortex-a76 for a Pi 5's.
+QEMU_CPU = {"cpu": "cortex-a72"}
 HOST_CA = "/etc/ssl/host-ca-certificates.crt"  # this machine's CA bundle, for pip inside the root
 
 
@@ -147,8 +151,9 @@ def chroot(root: Path, script: str, logfile: Path, user: str | None = None) -> s
     proxies = [f"{k}={v}" for k, v in os.environ.items() if k.lower() in ("http_proxy", "https_proxy", "no_proxy")]
     cmd += ["/usr/bin/env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME=/root" if not user else "HOME=/tmp", "LANG=C.UTF-8", f"PIP_CERT={HOST_CA}", *proxies,
+            f"QEMU_CPU={QEMU_CPU['cpu']}",  # read by qemu at every exec, so kept in the cleared environment
             "bash", "-euo", "pipefail", "-c", script]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, QEMU_CPU=QEMU_CPU["cpu"]))
     with open(logfile, "a") as f:
         f.write(f"$ {script}\n{r.stdout}{r.stderr}[exit {r.returncode}]\n")
     return r
@@ -275,6 +280,7 @@ def run_box(wheels: Path, wav: Path, logfile: Path) -> dict:
         shutil.copy2(wav, root / "var/tmp/session.wav")
         os.chmod(root / "var/tmp/session.wav", 0o644)
 
+        log(f"box: emulated CPU {QEMU_CPU['cpu']}")
         log("box: firmware-config/firstboot.sh (apt packages, venv, roomnote[pi], model packages, provision)")
         t = time.monotonic()
         must(chroot(root, f"bash {SETUP}/firstboot.sh {SETUP}", logfile), "firstboot.sh", logfile)
@@ -354,7 +360,9 @@ def compare(arm: dict, x86: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.parse_args(argv)
+    ap.add_argument("--cpu", default=QEMU_CPU["cpu"], choices=("cortex-a72", "cortex-a76", "neoverse-n1", "max"),
+                    help="the emulated CPU (default cortex-a72, a Raspberry Pi 4's; cortex-a76 is a Pi 5's)")
+    QEMU_CPU["cpu"] = ap.parse_args(argv).cpu
     if os.geteuid() != 0:
         print("arm64-check: needs root (debootstrap, mounts, chroot); run it as root or with sudo", file=sys.stderr)
         return 2
