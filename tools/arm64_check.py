@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -366,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("arm64-check: needs root (debootstrap, mounts, chroot); run it as root or with sudo", file=sys.stderr)
         return 2
+    # a TERM unwinds like an error, so the finally below unmounts /proc and /dev from the roots
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("arm64-check: terminated"))
     started = time.monotonic()
     cpu0 = os.times()
     BUILD.mkdir(parents=True, exist_ok=True)
