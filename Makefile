@@ -54,7 +54,7 @@ bench-redaction: deps venv
 	$(PY) bench/redaction.py
 
 # arm64 (issue 18, docs/arm64.md): an emulated Debian 12 arm64 root installs roomnote with
-# firstboot.sh and makes a note. Needs root; not in `make test` or .ci/run (45 min cold, 22 cached).
+# firstboot.sh and makes a note. Needs root; not in `make test` or .ci/run (45 min cold, 19 cached).
 ARM64_APT_PACKAGES := qemu-user-static binfmt-support debootstrap
 .PHONY: arm64-check
 arm64-check: deps venv encoder
