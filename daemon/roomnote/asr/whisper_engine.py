@@ -93,6 +93,7 @@ class WhisperTranscriber:
                  max_span_s: float = 28.0, beam_size: int = 1, language: str = "en"):
         from faster_whisper import WhisperModel
 
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # its INFO lines are noise in the journal
         self.threads = cpu_threads or default_cpu_threads()
         # a local directory: faster-whisper never contacts a model hub for it
         self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8",
