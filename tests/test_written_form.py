@@ -75,3 +75,15 @@ def test_note_from_written_form_leaks_nothing_and_passes_egress(redacted):
     out = (json.dumps(payload) + to_markdown(note)).lower()
     for ident in IDENTIFIERS:
         assert ident not in out, ident
+
+
+def test_punctuation_after_a_placeholder_is_kept():
+    """The sentence's own mark after an identifier survives redaction, so quotes read as
+    sentences; an abbreviation's full stop ("Dr. with") does not become one."""
+    def one(text):
+        words = [Word(w, i * 0.3, i * 0.3 + 0.2, 0.9) for i, w in enumerate(text.split())]
+        return redact_transcript(Transcript([Segment("s0001", 0, 9, words)], 9, 9, "whisper/x")).segments[0].text
+
+    assert one("My number is 555-0142, call me after June 9th.") == "My number is [PHONE], call me after [DATE]."
+    assert one("My address is 81 Maple Drive. I moved there last year.").startswith("My address is [ADDRESS]. I moved")
+    assert one("I live at 3214 Oakhurst Dr. with my sister.") == "I live at [ADDRESS] with my sister."
