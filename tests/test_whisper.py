@@ -217,3 +217,22 @@ def test_models_assemble_command(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "whisper-base: assembled and verified" in r.stdout
     assert (tmp_path / "whisper-base" / "model.bin").stat().st_size == 145217532
+
+
+def test_a_recognition_failure_loses_the_recording_not_the_engine(english_engines, default_config, make_speech):
+    """The worker's error reaches finish() (the session then reports it and publishes nothing);
+    what was recognised of that recording is dropped, and the next recording works."""
+    path = make_speech([("slt", "I have been feeling anxious most mornings.")], "live")
+    asr: WhisperTranscriber = english_engines.transcriber
+    model, asr.model = asr.model, None  # the engine breaks mid-session
+    try:
+        rec = LiveRecognition(english_engines, default_config)
+        for frame in wav_frames(path):
+            rec.push(frame)
+        with pytest.raises(RuntimeError, match="whisper recognition failed"):
+            rec.finish()
+    finally:
+        asr.model = model
+    assert asr.done == [] and not asr.span.audio.any()
+    t = transcribe(wav_frames(path), english_engines, default_config)
+    assert "anxious" in " ".join(w.text for w in t.words).lower()

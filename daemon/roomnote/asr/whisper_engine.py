@@ -144,12 +144,14 @@ class WhisperTranscriber:
         done = threading.Event()
         self.jobs.put(done)
         done.wait()
-        if self.error is not None:
-            err, self.error = self.error, None
-            self._reset()
-            raise RuntimeError("whisper recognition failed") from err
         out = [p.words for p in self.done]
         self.done = []
+        if self.error is not None:  # nothing of a half-recognised recording is kept
+            err, self.error = self.error, None
+            self._reset()
+            for words in out:
+                words.clear()
+            raise RuntimeError("whisper recognition failed") from err
         return out
 
     def backlog(self) -> float:
