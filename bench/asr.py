@@ -12,7 +12,8 @@ For pocketsphinx, whisper tiny.en, whisper base (and vosk's speed), one run side
   figure is on speech we synthesised and wrote ourselves: an upper bound for real sessions.
 - CPU ÷ audio (user+sys of the whole process, worker threads included) and wall ÷ audio, VAD
   included, model loading excluded; medians of --repeat runs.
-- load time and peak RSS (VmHWM) of a child process per engine, so their memory does not mix.
+- load time and peak RSS (VmHWM) of a child process per engine, so their memory does not mix;
+  recognition and the VAD only (speaker attribution and the note encoder are off).
 - --live-minutes M: play an M-minute session at real pace through the live path (VAD, span
   packing, the recogniser's worker), sampling every second how much speech is waiting to be
   recognised (for streaming engines: how far behind real time the feed is), and the time from
@@ -40,11 +41,14 @@ sys.path.insert(0, str(REPO / "daemon"))
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 BUILD = REPO / "build" / "bench"
+# recognition (and the VAD) only: speaker attribution and the note encoder are measured by
+# bench/speakers.py and bench/notes.py
+ONLY_ASR = {"speakers": {"enabled": False}, "notes": {"encoder": ""}}
 ENGINES = {
-    "pocketsphinx": {"asr": {"engine": "pocketsphinx"}},
-    "whisper-tiny-en": {"asr": {"engine": "whisper"}},
-    "whisper-base": {"asr": {"engine": "whisper", "whisper_model": "whisper-base"}},
-    "vosk-ko": {"asr": {"language": "ko"}},
+    "pocketsphinx": {"asr": {"engine": "pocketsphinx"}, **ONLY_ASR},
+    "whisper-tiny-en": {"asr": {"engine": "whisper"}, **ONLY_ASR},
+    "whisper-base": {"asr": {"engine": "whisper", "whisper_model": "whisper-base"}, **ONLY_ASR},
+    "vosk-ko": {"asr": {"language": "ko"}, **ONLY_ASR},
 }
 
 
@@ -132,7 +136,8 @@ def child(engine: str, repeat: int, minutes: float, live_minutes: float) -> None
     lang = "ko" if engine == "vosk-ko" else "en"
     wav, ref = session_wav(lang, minutes)
     corpora = {"librivox": librivox(), "session": [(wav, ref)]}
-    result = {"engine": engines.transcriber.name, "load_s": load_s}
+    result = {"engine": engines.transcriber.name, "load_s": load_s,
+              "threads": getattr(engines.transcriber, "threads", 1)}
     for name, items in corpora.items():
         audio = sum(read_wav_info(f).duration for f, _ in items)
         cpus, walls, hyps = [], [], []
@@ -187,7 +192,8 @@ def main() -> int:
             c = r[name]
             wer = "   -  " if c["wer"] is None else f"{100 * c['wer']:5.1f}%"
             cells.append(f"{wer} {c['cpu_rtf']:8.3f} {c['wall_rtf']:10.3f}")
-        print(f"{r['engine']:32} {cells[0]:>23} {cells[1]:>23} {r['load_s']:6.2f} {r['peak_rss_mb']:9.0f}")
+        name = f"{r['engine']} ({r['threads']} thr)"
+        print(f"{name:32} {cells[0]:>23} {cells[1]:>23} {r['load_s']:6.2f} {r['peak_rss_mb']:9.0f}")
     r0 = results[-1]
     print(f"(median of {args.repeat} runs each; LibriVox {r0['librivox']['audio_s']:.1f} s of audio, "
           f"session {r0['session']['audio_s']:.0f} s; CPU = user+sys of the process, all threads; "
