@@ -87,3 +87,20 @@ def test_punctuation_after_a_placeholder_is_kept():
     assert one("My number is 555-0142, call me after June 9th.") == "My number is [PHONE], call me after [DATE]."
     assert one("My address is 81 Maple Drive. I moved there last year.").startswith("My address is [ADDRESS]. I moved")
     assert one("I live at 3214 Oakhurst Dr. with my sister.") == "I live at [ADDRESS] with my sister."
+
+
+def test_a_compound_written_in_two_words_is_still_the_cue():
+    """Whisper writes "home work" where pocketsphinx writes "homework": the composer still sees a
+    homework assignment and a revision still finds it."""
+    from roomnote.notes.revise import revise_note
+
+    text = "For home work this week, try writing down the worried thought. We will meet again next week."
+    words = [Word(w, i * 0.3, i * 0.3 + 0.2, 0.9) for i, w in enumerate(text.split())]
+    rt = redact_transcript(Transcript([Segment("s0001", 0, 9, words, "therapist")], 9, 9, "whisper/x"))
+    facts = SessionFacts(session_id="s1", device_id="box", started_at=datetime(2026, 12, 1, 10, tzinfo=timezone.utc),
+                         ended_at=datetime(2026, 12, 1, 10, 50, tzinfo=timezone.utc), duration_s=3000.0,
+                         speech_s=9.0, engine="whisper/whisper-tiny-en", consent=None)
+    note = compose_note(rt, "soap", facts)
+    assert "homework assignment" in to_markdown(note)
+    revised = revise_note(rt, note, "remove the part about homework", encoder=None)
+    assert "home work" not in to_markdown(revised).lower() and "homework" not in to_markdown(revised).lower()
