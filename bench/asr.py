@@ -194,7 +194,7 @@ def main() -> int:
             cells.append(f"{wer} {c['cpu_rtf']:8.3f} {c['wall_rtf']:10.3f}")
         name = f"{r['engine']} ({r['threads']} thr)"
         print(f"{name:32} {cells[0]:>23} {cells[1]:>23} {r['load_s']:6.2f} {r['peak_rss_mb']:9.0f}")
-    r0 = results[-1]
+    r0 = results[0]  # the English session (vosk-ko's is Korean)
     print(f"(median of {args.repeat} runs each; LibriVox {r0['librivox']['audio_s']:.1f} s of audio, "
           f"session {r0['session']['audio_s']:.0f} s; CPU = user+sys of the process, all threads; "
           f"{os.cpu_count()} cores; targets: tiny.en CPU/audio <= 0.06 and WER <= half of pocketsphinx's)")
