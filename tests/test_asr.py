@@ -1,4 +1,5 @@
-"""Recognition on real speech: LibriVox recordings (pocketsphinx) and Korean espeak-ng (vosk)."""
+"""Recognition on real speech: LibriVox recordings (pocketsphinx) and Korean espeak-ng (vosk).
+Whisper, the default English engine, has its own file: test_whisper.py."""
 import subprocess
 import wave
 
@@ -27,10 +28,10 @@ def test_word_error_rate_function():
     assert word_error_rate(["a"], ["a b"]) == 1.0
 
 
-def test_pocketsphinx_word_error_rate_on_librivox(english_engines, default_config):
+def test_pocketsphinx_word_error_rate_on_librivox(sphinx_engines, sphinx_config):
     refs, hyps = [], []
     for fileid, ref in sorted(librivox_references().items()):
-        t = transcribe(wav_frames(LIBRIVOX / f"{fileid}.wav"), english_engines, default_config)
+        t = transcribe(wav_frames(LIBRIVOX / f"{fileid}.wav"), sphinx_engines, sphinx_config)
         refs.append(ref)
         hyps.append(" ".join(w.text for w in t.words))
     wer = word_error_rate(refs, hyps)
@@ -39,10 +40,10 @@ def test_pocketsphinx_word_error_rate_on_librivox(english_engines, default_confi
     assert wer <= POCKETSPHINX_WER_BOUND
 
 
-def test_pocketsphinx_words_have_times_and_confidence(english_engines, default_config, make_speech):
+def test_pocketsphinx_words_have_times_and_confidence(sphinx_engines, sphinx_config, make_speech):
     path = make_speech([("slt", "I have been feeling anxious most mornings."),
                         ("rms", "What goes through your mind when you wake up?")], "anxious", gap=1.5)
-    t = transcribe(wav_frames(path), english_engines, default_config)
+    t = transcribe(wav_frames(path), sphinx_engines, sphinx_config)
     assert len(t.segments) == 2
     words = t.words
     assert "anxious" in [w.text for w in words] and "mind" in [w.text for w in words]

@@ -147,7 +147,7 @@ def run(tmp_path_factory, make_speech):
 def test_ready_status_and_watchdog_reach_systemd(run):
     n = run["notify"]
     assert len(n.lines("READY=1")) == 1
-    assert run["ready_status"].startswith("STATUS=idle: ready (pocketsphinx/")
+    assert run["ready_status"].startswith("STATUS=idle: ready (whisper/")
     assert len(n.lines("WATCHDOG=1")) >= 10  # every 0.5 s (WatchdogSec 1 s) for the whole run
     beats = [t for t, m in n.messages if m == "WATCHDOG=1"]
     assert max(np.diff(beats)) < 1.0  # never a gap systemd would restart us for

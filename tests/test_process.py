@@ -70,6 +70,7 @@ def test_p1_only_the_note_is_written_and_nothing_identifying_leaves(canary_run):
         for word in CANARY_WORDS:
             assert word not in low
         assert not re.search(f"{DIGITS}( {DIGITS}){{3,}}", low), "a spoken number run leaked"
+        assert not re.search(r"\b(555|219|4387|81)\b", low), "a written number leaked (whisper writes digits)"
     # redaction really happened (so the absence above is not an ASR accident)
     note = (all_files(dirs["out"])[0]).read_text()
     counts = json.loads(note)["redaction_counts"]
@@ -86,7 +87,7 @@ def test_p1_only_the_note_is_written_and_nothing_identifying_leaves(canary_run):
 def test_logs_carry_no_session_words(canary_run):
     _, r, _ = canary_run
     low = r.stderr.lower()
-    assert "asr engine: pocketsphinx" in low
+    assert "asr engine: whisper" in low  # the default English engine
     for word in SESSION_WORDS + CANARY_WORDS:
         assert word not in low
 
@@ -138,11 +139,11 @@ def test_bad_audio_gives_one_clear_line(tmp_path, make_speech, case):
 
 def test_unreadable_config_gives_one_clear_line(tmp_path, make_speech):
     cfg = tmp_path / "roomnote.toml"
-    cfg.write_text('[asr]\nengine = "whisper"\n')
+    cfg.write_text('[asr]\nengine = "kaldi"\n')
     r, dirs = run_in_sandbox(tmp_path, "process", str(make_speech(CANARY_TURNS[:1], "short")), "--config", str(cfg))
     assert r.returncode == 2
     assert r.stderr.strip() == (f"roomnote: error: {cfg}: asr.engine: expected one of auto, vosk, pocketsphinx, "
-                                "got 'whisper'")
+                                "whisper, got 'kaldi'")
     assert all_files(dirs["out"]) == []
 
 

@@ -271,7 +271,7 @@ def test_the_practices_manifest_is_installed_and_used(office, tmp_path):
     assert r.returncode == 0, r.stderr
     assert (root / "etc/roomnote/manifest.toml").read_bytes() == (REPO / "models/manifest.toml").read_bytes()
     assert load_config(root / "etc/roomnote/roomnote.toml").models.manifest == "/etc/roomnote/manifest.toml"
-    assert "model pocketsphinx-en-us: ok" in r.stdout
+    assert "model whisper-tiny-en: ok" in r.stdout
 
 
 def test_provisioning_needs_root(office, tmp_path):

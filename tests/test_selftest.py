@@ -142,7 +142,7 @@ def test_every_check_passes_and_the_result_is_retained_on_the_status_topic(tmp_p
     assert "LED GPIO27 blinked; button GPIO17 pressed after" in checks["button"].detail
     assert checks["temperature"].detail == "47.5 C (cpu-thermal)"
     assert checks["broker"].detail.startswith(f"connected to {HOST}:{broker.port} with the device certificate (TLSv1.")
-    assert "verified: silero-vad, pocketsphinx-en-us" in checks["models"].detail
+    assert "verified: silero-vad, whisper-tiny-en" in checks["models"].detail
     # the LED: steady on while the microphone listened (P3), then blinking until the press
     hist = presser.history()
     lit = [t for t, level in hist if level == 1.0]

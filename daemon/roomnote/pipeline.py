@@ -78,6 +78,9 @@ class LiveRecognition:
         self.on_partial = on_partial
         self.segments: list[Segment] = []
         self.start = 0.0  # start of the open segment
+        # engines that recognise on a worker (whisper) give words at finish(): (id, start, end)
+        self.deferred = getattr(self.asr, "deferred", False)
+        self.pending: list[tuple[str, float, float]] = []
         # speaker attribution: voices are embedded live, labels settled at finish()
         self.who = engines.speakers.new_session() if engines.speakers else None
 
@@ -88,6 +91,8 @@ class LiveRecognition:
         """End of audio: close an open segment and return everything recognised."""
         try:
             self._handle(self.gate.flush())
+            if self.deferred:
+                self._collect()
             if self.who:
                 self.segments = self.who.label(self.segments)  # final labels
         finally:
@@ -100,6 +105,9 @@ class LiveRecognition:
         """Drop the audio and every word recognised so far (P4); the engines stay usable."""
         if self.gate.in_speech:
             self.asr.end_segment().clear()
+        if self.deferred:
+            self.asr.discard()
+            self.pending.clear()
         self.gate.flush()
         self.vad.wipe()
         for seg in self.segments:
@@ -132,16 +140,35 @@ class LiveRecognition:
         if self.who:
             self.who.feed(ev.pcm)  # copies what it keeps
         ev.pcm.fill(0)  # P1: the gate's copy is not needed any more
-        if self.on_partial:
+        if self.on_partial and not self.deferred:  # whisper has no partial results
             self.on_partial(self.asr.partial())
 
     def _on_end(self, ev: SegmentEnd) -> None:
         words = self.asr.end_segment()
+        if self.deferred:  # words come at finish(); the voice is embedded now, while its audio is here
+            seg_id = f"s{len(self.pending) + 1:04d}"
+            self.pending.append((seg_id, round(self.start, 3), round(ev.at, 3)))
+            if self.who:
+                self.who.end_segment(seg_id)
+            return
         seg_id = f"s{len(self.segments) + 1:04d}"
         if self.who:
             self.who.end_segment(seg_id if words else None)
         if words:
             self.segments.append(Segment(seg_id, round(self.start, 3), round(ev.at, 3), words))
+
+
+    def _collect(self) -> None:
+        """Wait for the worker and build the segments that have words (ids kept, so the
+        voices embedded live still match them)."""
+        for (seg_id, start, end), words in zip(self.pending, self.asr.results(), strict=True):
+            if words:
+                self.segments.append(Segment(seg_id, start, end, words))
+        self.pending.clear()
+
+    def backlog(self) -> float:
+        """Seconds of speech the recogniser has not got to yet (0 for streaming engines)."""
+        return self.asr.backlog() if self.deferred else 0.0
 
 
 def new_session_id() -> str:

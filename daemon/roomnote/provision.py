@@ -51,6 +51,7 @@ RENAMED = {
     "office.device": "device.id",
     "office.language": "asr.language",
     "office.vosk_model": "asr.vosk_model",
+    "office.whisper_model": "asr.whisper_model",
     "broker.enabled": "mqtt.enabled",
     "broker.host": "mqtt.host",
     "broker.port": "mqtt.port",

@@ -14,6 +14,11 @@ class Transcriber(Protocol):
     start_segment(at) -> feed(pcm) ... -> end_segment() gives the segment's words, with
     times in seconds from the start of the recording. partial() is the running hypothesis
     of the open segment (for live display; never logged). close() frees the engine.
+
+    An engine that recognises on a worker (whisper: `deferred = True`) returns [] from
+    end_segment() and "" from partial(); results() then gives the words of every segment
+    ended so far, one list per segment in order, after waiting for the worker; backlog() is
+    the seconds of speech not yet recognised and discard() drops the recording.
     """
 
     name: str

@@ -23,6 +23,10 @@ _LONG_FORMS = {
     "your body's": "your body is",
 }
 
+# ... and closed compounds too: whisper writes "home work" where another writes "homework".
+SPLIT_FORMS = {"homework": "home work", "worksheet": "work sheet", "workbook": "work book",
+                "bedtime": "bed time", "self-care": "self care", "follow-up": "follow up"}
+
 _WORD = re.compile(r"\S+")
 _EDGE_PUNCTUATION = ".,!?;:\"()"
 
@@ -34,7 +38,7 @@ def _key(word: str) -> str:
 def variants(cue: str) -> set[str]:
     """The cue plus its spellings with contractions written out."""
     forms = {cue}
-    for short, long in _LONG_FORMS.items():
+    for short, long in (*_LONG_FORMS.items(), *SPLIT_FORMS.items()):
         forms |= {re.sub(rf"(?<!\S){re.escape(short)}(?!\S)", long, f) for f in forms}
     return forms
 

@@ -28,6 +28,7 @@ from .facts import fact_items
 from .formats import FORMAT_TITLES, sections_for
 from .lexicons import THEMES
 from .model import EMPTY_SECTION, NO_SPEECH, Item, Note, Revision, Section
+from .matching import SPLIT_FORMS
 
 DETAIL_MIN = 0.50  # encoder similarity for a passage to count as being about the topic
 REMOVE_MIN = 0.50  # ... for a note item to count as being about the topic
@@ -189,7 +190,10 @@ def lexical(keys: set[str], text: str) -> float:
     """Share of the topic's stemmed words that occur in text."""
     if not keys:
         return 0.0
-    words = {stem(w) for w in text.split()}
+    low = text.lower()
+    for joined, split in SPLIT_FORMS.items():  # "home work" (whisper) is "homework"
+        low = low.replace(split, joined)
+    words = {stem(w) for w in low.split()}
     return sum(k in words for k in keys) / len(keys)
 
 

@@ -17,7 +17,7 @@ from .spoken_numbers import HOMOPHONES, NUMBER_WORDS, read_group
 STRONG_SUFFIXES = frozenset({"street", "st", "avenue", "ave", "boulevard", "blvd", "parkway"})
 # Suffixes that are everyday words too: "a long drive", "the same way", "my place".
 WEAK_SUFFIXES = frozenset(
-    """road rd drive lane ln court ct place way terrace circle highway hwy trail square
+    """road rd drive dr lane ln court ct place way terrace circle highway hwy trail square
     crescent""".split()
 )
 UNIT_WORDS = frozenset({"apartment", "apt", "unit", "suite", "ste", "flat", "piso", "depto", "dept", "appartamento",
@@ -231,6 +231,8 @@ def find_address_spans(tokens: list[str], free: bytearray) -> list[Span]:
             continue  # "at scott's place"
         street = tokens[start:i]
         has_number = any(_is_number_word(w) or w in HOMOPHONES for w in street)
+        if t == "dr" and (not has_number or _is_number_word(street[-1])):
+            continue  # written "Dr." is a doctor unless it ends "3214 Oakhurst Dr." (whisper's form)
         cue = _after_residence_cue(tokens, start)
         named = strong and street[-1] not in GENERIC_MODIFIERS
         if has_number or cue or named:

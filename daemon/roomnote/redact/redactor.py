@@ -64,7 +64,19 @@ def render(raw_tokens: list[str], owner: list[int], spans: list[Span], lo: int, 
             out.append(raw_tokens[k])
         elif k == lo or owner[k - 1] != s:
             out.append(names.get(s, PLACEHOLDERS[spans[s].kind]) if names else PLACEHOLDERS[spans[s].kind])
+        if s >= 0 and (k + 1 == hi or owner[k + 1] != s):
+            out[-1] += _sentence_mark(raw_tokens[k], raw_tokens[k + 1] if k + 1 < hi else "")
     return " ".join(out)
+
+
+def _sentence_mark(token: str, after: str) -> str:
+    """The punctuation that ends a clause after a PHI token in written form ("555-0142," -> ",",
+    "Drive. I" -> "."); never PHI. A full stop before a lowercase word is an abbreviation's
+    ("Oakhurst Dr. with"), not the sentence's."""
+    mark = token[len(token.rstrip(".,;:!?")):][-1:]
+    if mark == "." and after[:1].islower():
+        return ""
+    return mark
 
 
 def pseudonyms(raw_tokens: list[str], spans: list[Span]) -> dict[int, str]:
