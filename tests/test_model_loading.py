@@ -83,7 +83,7 @@ def test_a_vad_model_swapped_while_loading_is_never_loaded(tmp_path):
 
 def test_a_file_replaced_after_its_check_is_not_what_the_engine_reads(tmp_path):
     root, manifest, _ = _provisioned_copy(tmp_path, SPHINX, "sphinx")
-    cfg = config_from_dict({"models": {"dir": str(tmp_path / "models")}})
+    cfg = config_from_dict({"models": {"dir": str(tmp_path / "models")}, "asr": {"engine": "pocketsphinx"}})
     entry = manifest.get(SPHINX)
     with open_model(entry, cfg.models.dir) as vm:
         # renamed over after the check: the held descriptors still read the pinned files
@@ -118,7 +118,7 @@ def test_a_file_written_in_place_while_loading_refuses_the_model(tmp_path):
 
 def test_an_unlisted_file_in_a_model_directory_refuses_the_model(tmp_path):
     root, manifest, cfg_path = _provisioned_copy(tmp_path, SPHINX, "sphinx")
-    cfg = config_from_dict({"models": {"dir": str(tmp_path / "models")}})
+    cfg = config_from_dict({"models": {"dir": str(tmp_path / "models")}, "asr": {"engine": "pocketsphinx"}})
     verify_model(manifest.get(SPHINX), cfg.models.dir)  # the intact copy is accepted
     (root / "en-us" / "feature_transform").write_bytes(b"\0" * 64)
     with pytest.raises(ModelError, match=r"holds 'en-us/feature_transform', which the manifest does not pin"):

@@ -85,14 +85,14 @@ def _rss_mb() -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
 
 
-def test_memory_stays_flat_through_unbroken_talk_with_a_real_recogniser(babble_audio, english_engines):
+def test_memory_stays_flat_through_unbroken_talk_with_a_real_recogniser(babble_audio, sphinx_engines):
     """pocketsphinx on 18 s of babble cut every 5 s (the shortest limit allowed, so the test is short;
     bench/segment_memory.py runs an hour at the default). Without the cut RSS grows ~1 MB per second
     here and jumps ~40 MB when the one long segment ends; with it, it stays within a few MB."""
     from roomnote.pipeline import Engines, LiveRecognition
 
     cfg = config_from_dict({"vad": {"max_segment_s": 5}, "speakers": {"enabled": False}})
-    rec = LiveRecognition(Engines(english_engines.vad, english_engines.transcriber), cfg)
+    rec = LiveRecognition(Engines(sphinx_engines.vad, sphinx_engines.transcriber), cfg)
     audio = babble_audio[: 18 * 16000]
     rss = {}
     for i in range(len(audio) // FRAME_SAMPLES):
