@@ -43,7 +43,7 @@ def test_json_schema_2_and_it_passes_the_egress_check(encoder, key):
     assert d["schema"] == "roomnote.note/2"
     assert set(d) >= {"note_id", "version", "format", "session", "sections", "risk_flags",
                       "redaction_counts", "composer", "revisions"}
-    assert d["composer"] == {"generator": "extractive", "encoder": "all-minilm-l6-v2-int8"}
+    assert d["composer"] == {"generator": "extractive", "encoder": "all-minilm-l6-v2-int8", "classifier": "note-classifiers"}
     for sec in d["sections"]:
         for it in sec["items"]:
             for e in it["evidence"]:

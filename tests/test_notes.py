@@ -420,7 +420,7 @@ def test_to_dict_is_json(fmt):
     assert d["risk_flags"] == ["suicidal_ideation"]
     ev = next(e for s in d["sections"] for it in s["items"] for e in it["evidence"])
     assert set(ev) == {"segment_id", "start", "end", "cue", "basis", "score"}
-    assert d["composer"] == {"generator": "extractive", "encoder": None} and d["revisions"] == []
+    assert d["composer"] == {"generator": "extractive", "encoder": None, "classifier": None} and d["revisions"] == []
 
 
 # --- speed ------------------------------------------------------------------------------

@@ -21,8 +21,6 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime
 
-import numpy as np
-
 from ..transcript import RedactedTranscript
 from . import prose
 from .chunks import Chunk
@@ -32,7 +30,7 @@ from .lexicons import CHANGE_TALK, RISK, SI_ACTIVE, SI_PASSIVE, SI_PLAN_ABSENT, 
 from .matching import CueIndex
 from .model import (EMPTY_SECTION, NO_SPEECH, RISK_NOT_ASSESSED, Evidence, Item, Note, Section,
                     SessionFacts, note_id_for)
-from .roles import INFERRED, LABELLED, assign_roles
+from .roles import INFERRED, LABELLED, infer_roles, needs_inference
 from .semantic import annotate
 from .signals import ChunkSignals, read_segment
 
@@ -90,11 +88,17 @@ def compose_note(rt: RedactedTranscript, fmt: str, facts: SessionFacts, *,
     if classifier is _DEFAULT:
         from .classify import shared_classifier
         classifier = shared_classifier() if encoder is not None else None
-    rt_roles, roles = assign_roles(rt, encoder, classifier)
-    identified = any(s.speaker in _LABELLED_SPEAKERS for s in rt_roles.segments)
-    signals = read_transcript(rt_roles)
+    signals = read_transcript(rt)
+    roles = LABELLED if any(s.speaker in _LABELLED_SPEAKERS for s in rt.segments) else ""
     if encoder is not None and signals:
-        _read_meaning(signals, encoder, classifier)
+        vectors = classify_signals(signals, encoder, classifier,
+                                   everything=needs_inference({s.speaker for s in rt.segments}))
+        if classifier is not None and not any(s.inferred_role for s in signals):
+            roles = infer_roles(signals)
+        elif classifier is not None:
+            roles = INFERRED
+        annotate(signals, encoder, vectors)
+    identified = any(s.speaker in _LABELLED_SPEAKERS for s in signals)
     no_speech = not signals
 
     if no_speech:
@@ -119,19 +123,73 @@ def compose_note(rt: RedactedTranscript, fmt: str, facts: SessionFacts, *,
                 classifier=getattr(classifier, "name", None) if encoder is not None else None)
 
 
-def _read_meaning(signals: list[ChunkSignals], encoder, classifier) -> None:
-    """Encode each chunk once; the encoder's judgements (semantic.py) and the classifier's."""
-    todo = [i for i, s in enumerate(signals) if s.chunk.hi - s.chunk.lo >= MIN_CLASSIFIED_WORDS
-            and s.role in ("therapist", "client", "unknown")]
-    vecs = encoder.encode([signals[i].chunk.text for i in todo]) if todo else np.zeros((0, 1), np.float32)
-    vectors = {i: v for i, v in zip(todo, vecs)}
-    annotate(signals, encoder, vectors)
-    if classifier is None or not todo:
-        return
-    pred = classifier.predict(vecs)
-    for row, i in enumerate(todo):
-        signals[i].probs = {h: {lb: float(pred.probs[h][row, k]) for k, lb in enumerate(pred.labels[h])}
-                            for h in pred.labels}
+STRUCTURAL_SAMPLE = 60  # therapist turns told only by their form, classified per session at most
+TALK_SAMPLE = 60  # client turns with only a change or sustain cue, classified per session at most
+VOICE_SAMPLE = 40  # turns per voice read to tell the therapist's voice
+
+
+def _wanted(s: ChunkSignals) -> int:
+    """Whether the classifier's reading of a chunk can change the note: 2 always (a cue
+    claims something the classifier must agree with, or semantic.annotate judges it), 1 for
+    turns known only by form or a change-talk cue (sampled, so an hour stays fast), 0 never."""
+    n = s.chunk.hi - s.chunk.lo
+    if n < MIN_CLASSIFIED_WORDS or s.risks:
+        return 0
+    if s.role == "therapist" or (s.role == "unknown" and s.second_person >= s.first_person):
+        if s.interventions or (n >= 5 and s.second_person >= s.first_person):
+            return 2
+        return 1 if (s.shape.get("open question") or s.shape.get("reflection")) else 0
+    if s.role in ("client", "unknown") and n >= MIN_REPORT_WORDS:
+        if s.goals or s.responses or not (s.plans or s.reports or s.themes or s.details):
+            return 2
+        return 1 if (_CHANGE_RE.search(s.chunk.text) or _SUSTAIN_RE.search(s.chunk.text)) else 0
+    return 0
+
+
+def _spread(indices: list[int], k: int) -> list[int]:
+    """At most k of the indices, evenly over the session."""
+    if len(indices) <= k:
+        return indices
+    step = len(indices) / k
+    return [indices[int(j * step)] for j in range(k)]
+
+
+def classify_signals(signals: list[ChunkSignals], encoder, classifier, everything: bool = False) -> dict:
+    """Encode the chunks that matter once and set ChunkSignals.probs from the classifier;
+    returns index -> vector. everything: every chunk (roles read segment by segment)."""
+    vectors: dict[int, object] = {}
+
+    def run(todo: list[int]) -> None:
+        todo = [i for i in todo if i not in vectors]
+        if not todo:
+            return
+        vecs = encoder.encode([signals[i].chunk.text for i in todo])
+        if classifier is not None:
+            pred = classifier.predict(vecs)
+            for row, i in enumerate(todo):
+                signals[i].probs = {h: {lb: float(pred.probs[h][row, k]) for k, lb in enumerate(pred.labels[h])}
+                                    for h in pred.labels}
+        vectors.update(zip(todo, vecs))
+
+    speakers = {s.chunk.segment.speaker for s in signals}
+    if everything and classifier is not None:
+        voices = sorted(sp for sp in speakers if sp.startswith("speaker "))
+        if len(voices) >= 2:  # a sample of each voice tells the roles; then what matters
+            for v in voices:
+                mine = [i for i, s in enumerate(signals) if s.chunk.segment.speaker == v
+                        and s.chunk.hi - s.chunk.lo >= MIN_REPORT_WORDS]
+                run(sorted(sorted(mine, key=lambda i: -(signals[i].chunk.hi - signals[i].chunk.lo))[:VOICE_SAMPLE]))
+            infer_roles(signals)
+        else:
+            run([i for i, s in enumerate(signals) if s.chunk.hi - s.chunk.lo >= MIN_CLASSIFIED_WORDS
+                 and s.role == "unknown"])
+            return vectors
+    want = [(i, _wanted(s)) for i, s in enumerate(signals)]
+    sure = [i for i, w in want if w == 2]
+    therapist = [i for i, w in want if w == 1 and signals[i].role == "therapist"]
+    client = [i for i, w in want if w == 1 and signals[i].role != "therapist"]
+    run(sorted(sure + _spread(therapist, STRUCTURAL_SAMPLE) + _spread(client, TALK_SAMPLE)))
+    return vectors
 
 
 def _grounded(content: dict[str, list[Item]], rt: RedactedTranscript) -> dict[str, list[Item]]:

@@ -28,7 +28,7 @@ from .facts import fact_items
 from .formats import FORMAT_TITLES, sections_for
 from .lexicons import THEMES
 from .model import EMPTY_SECTION, NO_SPEECH, Item, Note, Revision, Section
-from .roles import INFERRED, assign_roles
+from .roles import INFERRED, infer_roles
 
 DETAIL_MIN = 0.50  # encoder similarity for a passage to count as being about the topic
 REMOVE_MIN = 0.50  # ... for a note item to count as being about the topic
@@ -427,11 +427,14 @@ def _add_details(content: dict[str, list[Item]], rt: RedactedTranscript, note: N
     keys = topic_keys(topic)
     if not keys:
         raise RevisionRefused(f"the instruction names no topic to add details about; {CAN_DO}")
+    signals = read_transcript(rt)
     if note.speaker_roles == INFERRED and encoder is not None:
         from .classify import shared_classifier
-        rt = assign_roles(rt, encoder, shared_classifier())[0]
+        from .composer import classify_signals
+        classify_signals(signals, encoder, shared_classifier(), everything=True)
+        infer_roles(signals)
     # both speakers' turns: what the therapist said about X is detail too, said as theirs
-    signals = [s for s in read_transcript(rt) if not s.risks and s.speaker != "other"
+    signals = [s for s in signals if not s.risks and s.speaker != "other"
                and (not note.speakers_identified or s.speaker in ("client", "therapist"))]
     role = {id(s.chunk): s.speaker for s in signals}
     chunks = [s.chunk for s in signals]

@@ -62,9 +62,11 @@ class ChunkSignals:
     def is_question(self) -> bool:
         return bool(self.shape.get("open question") or self.shape.get("closed question")) or "?" in self.chunk.text
 
+    inferred_role: str | None = None  # set by roles.infer_roles when no voice was enrolled
+
     @property
     def speaker(self) -> str:
-        return self.chunk.segment.speaker
+        return self.inferred_role or self.chunk.segment.speaker
 
     @property
     def role(self) -> str:
