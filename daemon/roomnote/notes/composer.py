@@ -107,6 +107,9 @@ def compose_note(rt: RedactedTranscript, fmt: str, facts: SessionFacts, *,
     else:
         content, flags = _gather(signals, facts, identified, roles)
         content = _grounded(content, rt)
+        if not identified:  # no line says who spoke
+            content = {k: [replace(it, text=prose.neutral(it.text)) if it.kind not in ("risk", "fact") else it
+                           for it in its] for k, its in content.items()}
         sections = [Section(s.key, s.title,
                             [it for kind in s.contents for it in content[kind]]
                             or [Item(EMPTY_SECTION, [], "empty")])
@@ -430,12 +433,16 @@ def _quotes(signals: list[ChunkSignals], identified: bool = False,
     out = {"plan": [it for _, it in plan[:MAX_QUOTES["plan"]]]}
 
     client = [(i, s) for i, s in enumerate(signals) if i not in used and _may_be_client(s, identified)
-              and not s.risks and not s.is_question]
+              and not s.is_question]
     details, change, sustain, goals, responses, reports = [], [], [], [], [], []
     for i, s in client:
         n = s.chunk.hi - s.chunk.lo
         top = s.top("client")
-        if s.details and any(d.category != "substance" for d in s.details) or \
+        if s.risks:  # a client's risk statement is also their account; never a goal or a plan
+            if n >= MIN_REPORT_WORDS and not any(f.stance == "screening" for f in s.risks):
+                reports.append((99, i, Item(prose.report(s.chunk.text), [s.chunk.evidence(s.risks[0].match.cue)],
+                                            "quote")))
+        elif s.details and any(d.category != "substance" for d in s.details) or \
                 (s.details and n >= MIN_REPORT_WORDS and any(d.category == "substance" for d in s.details)):
             subs = list(dict.fromkeys(d.label for d in s.details if d.category == "substance"))
             cats = list(dict.fromkeys(d.category for d in s.details))

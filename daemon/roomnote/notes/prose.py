@@ -137,8 +137,36 @@ def progress(text: str) -> str:
     return end(f"Progress as the client described it: {q(text)}")
 
 
+# Without speaker labels a line never says who spoke (the composer applies this table).
+_NEUTRAL = (
+    ("Client reported: ", "Reported in session: "),
+    ("Client spoke about ", "Discussed "),
+    ("Client reported ", "Reported "),
+    ("Client stated a goal: ", "Goal stated: "),
+    ("Client responded: ", "Response: "),
+    ("Client expressed change talk: ", "Change talk: "),
+    ("Client expressed sustain talk: ", "Sustain talk: "),
+    ("Therapist used ", "Intervention heard: "),
+    ("Readiness as the client expressed it: ", "Readiness as expressed: "),
+    ("Progress as the client described it: ", "Progress as described: "),
+    ("Client's talk leaned toward change: ", "Talk leaned toward change: "),
+    ("Client's talk leaned toward the current pattern: ", "Talk leaned toward the current pattern: "),
+    ("Client expressed ambivalence: ", "Ambivalence: "),
+)
+
+
+def neutral(text: str) -> str:
+    """The line without naming a speaker (for notes whose speakers were not identified)."""
+    for a, b in _NEUTRAL:
+        if text.startswith(a):
+            text = b + text[len(a):]
+            break
+    return text.replace("; client said: ", "; next utterance: ")
+
+
 # "Client's" and "client's" come from templates too; the plain-wording register (revise.py).
 TEMPLATE_WORDS = TEMPLATE_WORDS | {"client's", "therapist's", "as", "e", "g", "use"} | frozenset("""
 talked wanting gave reasons keep keeping things they are main how ready say gone words repeated back
-what before giving information more than changing ambivalent have been
+what before giving information more than changing ambivalent have been heard intervention utterance
+ambivalence
 """.split())
