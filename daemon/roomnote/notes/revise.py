@@ -34,6 +34,7 @@ DETAIL_MIN = 0.50  # encoder similarity for a passage to count as being about th
 REMOVE_MIN = 0.50  # ... for a note item to count as being about the topic
 LEXICAL_MIN = 0.5  # or this share of the topic's words (stemmed) in the passage
 MAX_DETAILS = 4  # passages added by one "include more details" instruction
+THERAPIST_WEIGHT = 0.85  # a therapist passage ranks below a client passage as close to the topic
 CONTEXT_CHUNKS, CONTEXT_WINDOW_S, CONTEXT_WEIGHT = 2, 30.0, 0.9  # what followed a passage
 
 # Which content kind (formats.CONTENT_KINDS) each item kind belongs to.
@@ -443,7 +444,8 @@ def _add_details(content: dict[str, list[Item]], rt: RedactedTranscript, note: N
     for i, (c, sim) in enumerate(zip(chunks, sims)):
         lex = lexical(keys, c.text)
         if lex >= LEXICAL_MIN or sim >= DETAIL_MIN:
-            score = max(lex, float(sim))
+            # the client's own account first; the therapist's words when they hold the topic
+            score = max(lex, float(sim)) * (THERAPIST_WEIGHT if role[id(c)] == "therapist" else 1.0)
             scored.append((score, c))
             # what the client went on to say about it is detail too ("more details")
             scored += [(round(score * CONTEXT_WEIGHT, 3), nxt) for nxt in chunks[i + 1:i + 1 + CONTEXT_CHUNKS]
