@@ -442,6 +442,8 @@ def _quotes(signals: list[ChunkSignals], identified: bool = False,
             if n >= MIN_REPORT_WORDS and not any(f.stance == "screening" for f in s.risks):
                 reports.append((99, i, Item(prose.report(s.chunk.text), [s.chunk.evidence(s.risks[0].match.cue)],
                                             "quote")))
+        elif s.goals and not any(d.category != "substance" for d in s.details) and not (top and top[0] == "sustain"):
+            goals.append((len(s.goals), i, Item(prose.goal(s.chunk.text), [s.chunk.evidence(s.goals[0].cue)], "goal")))
         elif s.details and any(d.category != "substance" for d in s.details) or \
                 (s.details and n >= MIN_REPORT_WORDS and any(d.category == "substance" for d in s.details)):
             subs = list(dict.fromkeys(d.label for d in s.details if d.category == "substance"))

@@ -83,7 +83,7 @@ def support_problem(item: Item, segments: dict[str, str], times: dict[str, tuple
         if q not in cited:
             return "quotes words the cited segments do not hold"
     if item.kind in _LABELS and not prose:
-        if item.category not in _LABELS[item.kind] or item.category not in item.text:
+        if item.category not in _LABELS[item.kind]:
             return "a label outside the documented taxonomy"
         if not any(e.cue or e.basis == "encoder" for e in item.evidence):
             return "a label with neither a cue nor an encoder judgement"

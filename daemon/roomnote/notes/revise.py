@@ -61,7 +61,7 @@ _REFORMAT_RE = re.compile(r"\b(rewrite|re-write|redo|convert|change|switch|turn|
 _SHORTER_RE = re.compile(r"^(?:make (?:it|the note) )?(?:a bit |much |a little )?"
                          r"(?:shorter|shorten(?: it)?|more concise|concise|briefer|condense(?: it)?|trim(?: it)?)"
                          r"(?: please)?$")
-_REMOVE_RE = re.compile(r"^(?:please )?(?:remove|drop|delete|take out|leave out|cut|omit|exclude|"
+_REMOVE_RE = re.compile(r"^(?:please )?(?:remove|drop|delete|take out|leave out|cut|omit|exclude|get rid of|scrap|lose|"
                         r"don't mention|do not mention|don't include|do not include)\s+"
                         r"(?:(?:the|any|all)\s+)?(?:(?:parts?|bits?|section|stuff|mentions?|lines?|details?)\s+)?"
                         r"(?:(?:about|on|regarding|of|concerning|that mentions)\s+)?(?P<topic>.+)$")
@@ -83,6 +83,10 @@ _LESS_RE = re.compile(r"^(?:please )?(?:(?:say |write |put |include )?less|not s
                       r"fewer (?:details|lines|words)|tone down|play down|downplay|cut back(?: on)?|"
                       r"don't dwell on|do not dwell on|scale back(?: on)?)\s+(?:(?:about|on|regarding|of|the|"
                       r"detail|details|part|parts|bit|stuff|about the|on the)\s+)*(?P<topic>.+)$")
+_MORE_RE = re.compile(r"^(?:i want to see |i'd like to see |i would like to see |i'd like |i would like |we need |"
+                      r"the note needs |it needs |needs? |say |write |go into |put in )?(?:a bit |a little |much |some |"
+                      r"a lot )?(?:more|further|more depth|depth)(?: detail| details| depth| info| information)?\s+"
+                      r"(?:about|on|regarding|of|concerning|re)\s+(?P<topic>.+)$")
 _ADD_RE = re.compile(r"^(?:please )?(?:add|include|mention|note|put in|insert|record|document)\s+"
                      r"(?:(?:that|the part where|the bit where|what|something about|a line about|a note about|"
                      r"about)\s+)?(?P<topic>.+)$")
@@ -151,7 +155,7 @@ def parse_instruction(text: str, encoder=None) -> Instruction:
     t = re.sub(r"[\"'\u2019]s\b", "'s", " ".join(str(text).lower().split())).strip(" .!?")
     t = re.sub(r"\s*[,;:]\s*", " ", t).strip()
     t = re.sub(r"^(?:please|can you|could you)\s+", "", t)
-    t = re.sub(r"\s+please$", "", t)
+    t = re.sub(r"\s+(?:please|pls|plz|thanks|thank you|thx)$", "", t)
     if not t:
         raise RevisionRefused(f"empty revision instruction; {CAN_DO}")
     fmt = _FORMAT_RE.search(t)
@@ -171,6 +175,8 @@ def parse_instruction(text: str, encoder=None) -> Instruction:
     if m := _REMOVE_RE.match(t):
         return Instruction("remove", topic=m.group("topic"))
     if (m := _DETAIL_RE.match(t)) and ("more" in t.split() or "detail" in t or "expand" in t or "elaborate" in t):
+        return Instruction("detail", topic=m.group("topic"))
+    if m := _MORE_RE.match(t):
         return Instruction("detail", topic=m.group("topic"))
     if m := _ADD_RE.match(t):
         return Instruction("detail", topic=m.group("topic"))
@@ -441,8 +447,9 @@ def _add_details(content: dict[str, list[Item]], rt: RedactedTranscript, note: N
     chunks = [s.chunk for s in signals]
     sims = _similarity(encoder, topic, [c.text for c in chunks])
     scored = []
+    themes = _theme_labels(keys)  # "more about sleep": a passage holding a sleep cue is about it
     for i, (c, sim) in enumerate(zip(chunks, sims)):
-        lex = lexical(keys, c.text)
+        lex = max(lexical(keys, c.text), LEXICAL_MIN if any(_theme_cue_in(lb, c.text) for lb in themes) else 0.0)
         if lex >= LEXICAL_MIN or sim >= DETAIL_MIN:
             # the client's own account first; the therapist's words when they hold the topic
             score = max(lex, float(sim)) * (THERAPIST_WEIGHT if role[id(c)] == "therapist" else 1.0)
