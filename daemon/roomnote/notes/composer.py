@@ -35,8 +35,8 @@ from .semantic import annotate
 from .signals import ChunkSignals, read_segment
 
 # How many lines of each kind a note carries at most; the best-grounded ones are kept.
-MAX_QUOTES = {"plan": 6, "goals": 4, "responses": 4, "reports": 6}
-MAX_DETAILS, MAX_CHANGE, MAX_SUSTAIN = 6, 4, 3
+MAX_QUOTES = {"plan": 6, "goals": 4, "responses": 4, "reports": 8}
+MAX_DETAILS, MAX_CHANGE, MAX_SUSTAIN = 8, 5, 4
 MIN_REPORT_WORDS = 5  # "my sister i guess" says too little on its own to quote as a report
 MIN_CLASSIFIED_WORDS = 3  # shorter chunks ("yeah okay") are not classified
 MAX_RISK_QUOTES = 5  # per category and stance; the flag item keeps all the evidence
@@ -182,7 +182,9 @@ def classify_signals(signals: list[ChunkSignals], encoder, classifier, everythin
                 mine = [i for i, s in enumerate(signals) if s.chunk.segment.speaker == v
                         and s.chunk.hi - s.chunk.lo >= MIN_REPORT_WORDS]
                 run(sorted(sorted(mine, key=lambda i: -(signals[i].chunk.hi - signals[i].chunk.lo))[:VOICE_SAMPLE]))
-            infer_roles(signals)
+            if not infer_roles(signals):  # no voice clearly the therapist: segment by segment
+                run([i for i, s in enumerate(signals) if s.chunk.hi - s.chunk.lo >= MIN_CLASSIFIED_WORDS])
+                infer_roles(signals, by_segment=True)
         else:
             run([i for i, s in enumerate(signals) if s.chunk.hi - s.chunk.lo >= MIN_CLASSIFIED_WORDS
                  and s.role == "unknown"])
@@ -303,6 +305,7 @@ def _one_per_segment(evidence: list[Evidence], limit: int = 6) -> list[Evidence]
     return out[:limit]
 
 
+_NUMBER = re.compile(r"\b(zero|one|two|three|four|five|six|seven|eight|nine|ten|\d+)\b", re.I)
 _READY = re.compile(r"\b(i'm ready|i am ready|i've decided|i have decided|i'm going to|i am going to|i'm gonna|"
                     r"i'm willing|i am willing|i'm not ready|i am not ready|not ready to|i will)\b", re.I)
 _PROGRESS = re.compile(r"\b(better|improved|improving|cut down|cut back|cutting down|cutting back|went well|"
@@ -330,8 +333,9 @@ def _assessment(signals: list[ChunkSignals], quotes: dict[str, list[Item]], them
                           "presenting_concern"))
     elif client_themes:
         label = max(client_themes, key=lambda k: len(client_themes[k]))
-        items.append(Item(prose.presenting(label), _one_per_segment(client_themes[label]), "assessment",
-                          "presenting_concern"))
+        ev = _one_per_segment(client_themes[label])
+        words = list(dict.fromkeys(e.cue for e in ev if e.cue))[:3]
+        items.append(Item(prose.presenting(label, words), ev, "assessment", "presenting_concern"))
     change = [it for it in quotes["reports"] if it.category == "change_talk"]
     sustain = [it for it in quotes["reports"] if it.category == "sustain_talk"]
     n_change = sum(1 for s in client if _talk(s, "change"))
@@ -344,6 +348,13 @@ def _assessment(signals: list[ChunkSignals], quotes: dict[str, list[Item]], them
         ev = sorted([e for it in change + sustain for e in it.evidence], key=lambda e: e.start)
         items.append(Item(prose.BALANCE[key], ev, "assessment", "change_balance"))
     quoted = {e.segment_id for its in quotes.values() for it in its for e in it.evidence}
+    for i, s in enumerate(signals):  # the client's answer to a scaling question ("maybe a six")
+        prev = signals[i - 1] if i else None
+        if (prev is not None and s in client and prev.role in ("therapist", "unknown") and "scale" in prev.chunk.text.lower()
+                and _NUMBER.search(s.chunk.text) and s.chunk.segment.id not in quoted):
+            items.append(Item(prose.scaled(s.chunk.text), [prev.chunk.evidence("scale" if " scale " in f" {prev.chunk.text} " else None, "context"),
+                                                            s.chunk.evidence()], "assessment", "readiness"))
+            quoted.add(s.chunk.segment.id)
     for pattern, write, category in ((_READY, prose.readiness, "readiness"), (_PROGRESS, prose.progress, "progress")):
         for s in client:
             m = pattern.search(s.chunk.text)
@@ -433,7 +444,8 @@ def _quotes(signals: list[ChunkSignals], identified: bool = False,
     out = {"plan": [it for _, it in plan[:MAX_QUOTES["plan"]]]}
 
     client = [(i, s) for i, s in enumerate(signals) if i not in used and _may_be_client(s, identified)
-              and not s.is_question]
+              and (not s.is_question or any(d.category != "substance" for d in s.details))
+              and not _sounds_like_therapist(s)]
     details, change, sustain, goals, responses, reports = [], [], [], [], [], []
     for i, s in client:
         n = s.chunk.hi - s.chunk.lo
@@ -493,6 +505,15 @@ def _talk(s: ChunkSignals, kind: str) -> bool:
     if kind == "change":
         return top[1] >= CHANGE_MIN and bool(_CHANGE_RE.search(s.chunk.text))
     return top[1] >= SUSTAIN_MIN and bool(_SUSTAIN_RE.search(s.chunk.text))
+
+
+def _sounds_like_therapist(s: ChunkSignals) -> bool:
+    """With roles inferred from the talk, a 'client' turn that reads as the therapist's (a
+    reflection's form, or the classifier sure it is the therapist) is not quoted as the client's."""
+    if s.inferred_role is None or s.probs is None:
+        return False
+    p = s.probs["role"]["therapist"]
+    return bool(s.shape.get("reflection")) or p >= 0.6 or (s.second_person > 0 and p >= 0.3)
 
 
 def _plan_cue(s: ChunkSignals) -> str | None:

@@ -22,6 +22,13 @@ SUBSTANCES: dict[str, tuple[str, ...]] = {
     "caffeine": ("coffee", "coffees", "caffeine", "energy drinks", "espresso"),
     "gambling": ("gambling", "betting", "bets", "casino", "slots", "poker"),
 }
+TREATMENT = ("detox", "rehab", "treatment program", "aa meeting", "aa meetings", "alcoholics anonymous",
+             "narcotics anonymous", "sponsor", "counseling", "counselling", "therapy", "support group",
+             "inpatient", "outpatient", "nicotine replacement", "quitline", "quit line")
+BARRIERS = ("afford", "can't afford", "money", "bills", "debt", "no time", "don't have time", "busy schedule",
+            "too busy", "childcare", "child care", "daycare", "babysitter", "transport", "no car", "shifts")
+HEALTH = ("asthma", "diabetes", "blood sugar", "blood pressure", "cholesterol", "heart disease", "cancer",
+          "liver", "insulin pump", "weight", "overweight", "pregnant", "pregnancy", "injury", "chronic pain")
 MEDICATIONS = (
     "medication", "medications", "meds", "prescription", "prescribed", "antidepressant",
     "antidepressants", "sertraline", "zoloft", "fluoxetine", "prozac", "escitalopram", "lexapro",
@@ -43,7 +50,9 @@ _PERIODS = ("a day", "a week", "a night", "a weekend", "a month", "per day", "pe
             "every night", "every weekend", "every morning", "every evening", "each day", "each night",
             "daily", "weekly", "nightly", "most nights", "most days", "on weekends", "at the weekend",
             "twice a", "once a", "three times a", "a couple of times", "thursday to sunday",
-            "friday to sunday", "every single day", "all day", "all weekend")
+            "friday to sunday", "every single day", "all day", "all weekend", "every other weekend",
+            "every other day", "every other week", "in the evening", "in the evenings", "in the morning",
+            "at night", "every weekend", "on the weekend", "a night")
 _ONSET = ("started when", "started after", "started about", "started around", "began when", "began after",
           "it started", "since i was", "since the", "since my", "since high school", "since college",
           "since last", "years ago", "months ago", "weeks ago", "when i was", "for years", "for months",
@@ -51,7 +60,8 @@ _ONSET = ("started when", "started after", "started about", "started around", "b
           "first started", "ever since")
 
 CATEGORY_TEXT = {"substance": "substance use", "amount": "amount or frequency", "onset": "onset or duration",
-                 "medication": "medication"}
+                 "medication": "medication", "treatment": "treatment history", "barrier": "practical barriers",
+                 "health": "health condition"}
 
 
 def _amount_phrases() -> tuple[str, ...]:
@@ -60,6 +70,9 @@ def _amount_phrases() -> tuple[str, ...]:
         for u in _UNITS:
             out.append(f"{n} {u}")
             out.append(f"{n} or so {u}")
+    small = _NUMBERS[:12]
+    out += [f"{a} or {b}" for a, b in zip(small, small[1:])]  # "five or six"
+    out += [f"{a} to {b}" for a, b in zip(small, small[1:])]
     return tuple(out)
 
 
@@ -67,6 +80,9 @@ _INDEX = CueIndex({
     **{f"substance:{k}": (v, ("drink water", "drinks water", "smoke alarm", "using the", "using a", "using my",
                               "using it", "using that", "using this", "pot of")) for k, v in SUBSTANCES.items()},
     "medication": (MEDICATIONS, ()),
+    "treatment": (TREATMENT, ()),
+    "barrier": (BARRIERS, ()),
+    "health": (HEALTH, ()),
     "amount": (_amount_phrases() + _PERIODS, ("a few times", "a couple of times", "a day or two")),
     "onset": (_ONSET, ()),
 })

@@ -58,7 +58,9 @@ THEMES: dict[str, tuple[str, ...]] = {
     "self-esteem": ("worthless", "a failure", "not good enough", "hate myself", "so stupid",
                     "incompetent", "useless", "a burden"),
     "physical health": ("headache", "headaches", "pain", "my doctor", "medication",
-                        "my meds", "appetite", "not eating", "stomach"),
+                        "my meds", "appetite", "not eating", "stomach", "asthma", "diabetes",
+                        "blood sugar", "blood pressure", "cholesterol", "my weight", "lose weight",
+                        "losing weight", "heart disease", "insulin"),
 }
 
 # Interventions, by taxonomy. Printed as "Intervention: <label>".
@@ -143,6 +145,7 @@ INTERVENTIONS: dict[str, tuple[str, ...]] = {
     "homework assignment": (
         "for homework", "your homework", "homework", "between now and next",
         "i'd like you to try", "try this week", "this week i'd like you", "worksheet",
+        "what i'd like you to do", "i'd like you to experiment", "experiment with",
         "keep a log", "write them down", "write it down", "write down", "practise it",
         "practice it", "practise this", "practice this", "keep practising", "keep practicing",
         "track your"),

@@ -116,8 +116,13 @@ def intervention(label: str, example: str | None) -> str:
     return end(f"Therapist used {label}" + (f", e.g. {q(example, 15)}" if example else ""))
 
 
-def presenting(label: str) -> str:
-    return f"Presenting concern as discussed: {label}."
+def presenting(label: str, words: list[str] | None = None) -> str:
+    said = ", ".join(f'"{w}"' for w in words or [])
+    return f"Presenting concern as discussed: {label}" + (f" ({said})." if said else ".")
+
+
+def scaled(text: str) -> str:
+    return end(f"On the therapist's scale, client answered: {q(text)}")
 
 
 BALANCE = {
@@ -168,5 +173,5 @@ def neutral(text: str) -> str:
 TEMPLATE_WORDS = TEMPLATE_WORDS | {"client's", "therapist's", "as", "e", "g", "use"} | frozenset("""
 talked wanting gave reasons keep keeping things they are main how ready say gone words repeated back
 what before giving information more than changing ambivalent have been heard intervention utterance
-ambivalence
+ambivalence on scale answered
 """.split())

@@ -22,7 +22,7 @@ NONE = ""  # not identified (no classifier, or nothing clear to go on)
 
 VOICE_MARGIN = 0.12  # the therapist voice's score must beat the next voice's by this much
 SEGMENT_THERAPIST = 0.75  # a lone segment is the therapist's at or above this score ...
-SEGMENT_CLIENT = 0.25  # ... and the client's at or below this one
+SEGMENT_CLIENT = 0.30  # ... and the client's at or below this one
 SHAPE_NUDGE = 0.12
 _VOICE = re.compile(r"^speaker \d+$")
 _FIRST = frozenset({"i", "i'm", "i've", "i'd", "i'll", "me", "my", "myself"})
@@ -39,7 +39,7 @@ def _shape_score(s) -> float:
     return -1.0 if s.first_person >= 2 and s.first_person > s.second_person else 0.0
 
 
-def infer_roles(signals: list) -> str:
+def infer_roles(signals: list, by_segment: bool = False) -> str:
     """Set ChunkSignals.inferred_role from the classifier's role head (ChunkSignals.probs)
     where no voice was enrolled; returns how roles were assigned."""
     speakers = {s.chunk.segment.speaker for s in signals}
@@ -53,7 +53,7 @@ def infer_roles(signals: list) -> str:
         return min(1.0, max(0.0, s.probs["role"]["therapist"] + SHAPE_NUDGE * _shape_score(s)))
 
     voices = sorted(sp for sp in speakers if _VOICE.match(sp))
-    if len(voices) >= 2:
+    if len(voices) >= 2 and not by_segment:
         mean, words = {}, {}
         for v in voices:
             mine = [s for s in scored if s.chunk.segment.speaker == v]
@@ -70,19 +70,19 @@ def infer_roles(signals: list) -> str:
             s.inferred_role = role.get(s.chunk.segment.speaker, "unknown")
         return INFERRED
     # no voices: segment by segment, the mean over its chunks, weighted by words
-    by_segment: dict[str, list] = {}
+    segments: dict[str, list] = {}
     for s in scored:
-        if s.chunk.segment.speaker == "unknown":
-            by_segment.setdefault(s.chunk.segment.id, []).append(s)
+        if s.chunk.segment.speaker == "unknown" or _VOICE.match(s.chunk.segment.speaker):
+            segments.setdefault(s.chunk.segment.id, []).append(s)
     role = {}
-    for sid, chunks in by_segment.items():
+    for sid, chunks in segments.items():
         n = [c.chunk.hi - c.chunk.lo for c in chunks]
         p = sum(score(c) * k for c, k in zip(chunks, n)) / sum(n)
         role[sid] = "therapist" if p >= SEGMENT_THERAPIST else "client" if p <= SEGMENT_CLIENT else "unknown"
     if not any(r != "unknown" for r in role.values()):
         return NONE
     for s in signals:
-        if s.chunk.segment.speaker == "unknown":
+        if s.chunk.segment.speaker not in ("therapist", "client", "other"):
             s.inferred_role = role.get(s.chunk.segment.id, "unknown")
     return INFERRED
 
