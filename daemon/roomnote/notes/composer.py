@@ -373,13 +373,14 @@ _REFERRAL_CUES = frozenset({"referral", "refer you", "support group", "psychiatr
 _APPOINTMENT_CUES = frozenset({"next week", "next session", "see you on", "see you next", "see you in",
                                "meet again", "let's meet", "before we meet", "appointment", "follow up"})
 _COMMIT = re.compile(r"\b(i'll|i will|i'm going to|i am going to|i'm gonna|i can try|i could try|i'll try|"
-                     r"i'm willing to|i am willing to)\s+(?:\w+\s+){0,2}?(try|call|write|keep|track|cut|stop|quit|"
-                     r"reduce|practice|practise|go to|make|bring|talk to|ask|start|limit|take|exercise|walk|set|"
-                     r"book|schedule|attend|join|use|throw|tell|read|look into|sign up|check|get rid|log|drink less|"
-                     r"smoke less|switch|swap|avoid|do)\b", re.I)
-_ASSENT = re.compile(r"^(?:\W*(?:um|uh|well|so)\W+)?(yes|yeah|yep|yup|okay|ok|sure|alright|all right|definitely|"
+                     r"i'm willing to|i am willing to|i could|i can)\s+(?:\w+\s+){0,2}?(try|call|write|keep|track|"
+                     r"cut|stop|quit|reduce|practi[cs]e|go to|go into|make|bring|talk to|ask|start|limit|take|"
+                     r"exercise|walk|set|book|schedule|attend|join|use|throw|tell|read|look into|sign up|check|"
+                     r"get rid|log|drink less|smoke less|switch|swap|avoid|save|put|text|plan|leave)\w*\b", re.I)
+_ASSENT = re.compile(r"^(?:\W*(?:um|uh|well|so|mm|hmm)\W+)?(yes|yeah|yep|yup|okay|ok|sure|alright|all right|definitely|"
                      r"absolutely|sounds good|that sounds good|i can do that|i could do that|i will|i'll|i can try|"
-                     r"that works|let's do it|fine|i think so|i'd like that|that would be good|that'd be good)\b", re.I)
+                     r"that works|let's do it|fine|i think so|i'd like that|that would be good|that'd be good|"
+                     r"i'm willing|i am willing|i think i can|i can|i could|i'm happy to|i guess i can|deal)\b", re.I)
 
 
 def _plan_category(s: ChunkSignals) -> str:
@@ -393,7 +394,7 @@ def _plan_category(s: ChunkSignals) -> str:
         return "homework"
     if any(f" {c} " in text for c in _APPOINTMENT_CUES):
         return "next_appointment"
-    if _COMMIT.search(s.chunk.text):
+    if _COMMIT.search(s.chunk.text) or s.plans:
         return ""
     return None  # type: ignore[return-value]
 
@@ -427,19 +428,20 @@ def _quotes(signals: list[ChunkSignals], identified: bool = False,
         if cat is None:
             continue
         if _may_be_client(s, identified) and s.role != "therapist":
-            if s.is_question or not _COMMIT.search(s.chunk.text):
+            if s.is_question or not _COMMIT.search(s.chunk.text) or cat is None:
                 continue  # a client's plan is a commitment ("I'll call them tomorrow")
             plan.append((i, Item(prose.plan(s.chunk.text, cat), [s.chunk.evidence(_plan_cue(s))], "plan", cat)))
             used.add(i)
-        elif _may_intervene(s, identified) and cat:
+        elif _may_intervene(s, identified) and (cat or s.plans):
             assent = _assent_after(signals, i)
-            if assent is None and cat != "next_appointment":
+            if assent is None and cat not in ("next_appointment", "homework", "referral"):
                 continue  # proposed, not agreed: the Plan states only what was agreed
             ev = [s.chunk.evidence(_plan_cue(s))]
             if assent is not None:
                 ev.append(assent.chunk.evidence(None, "context"))
                 used.add(signals.index(assent))
-            plan.append((i, Item(prose.plan(s.chunk.text, cat, assent.chunk.text if assent else None), ev, "plan", cat)))
+            plan.append((i, Item(prose.plan(s.chunk.text, cat, assent.chunk.text if assent else None,
+                                            agreed=assent is not None), ev, "plan", cat)))
             used.add(i)
     out = {"plan": [it for _, it in plan[:MAX_QUOTES["plan"]]]}
 

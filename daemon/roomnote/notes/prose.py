@@ -101,10 +101,13 @@ def response(text: str) -> str:
 
 PLAN_LEADS = {"homework": "Homework agreed", "referral": "Referral agreed",
               "next_appointment": "Next appointment", "": "Plan agreed"}
+# proposed by the therapist with no reply heard: said as given, never as agreed
+GIVEN_LEADS = {"homework": "Homework assigned", "referral": "Referral suggested",
+               "next_appointment": "Next appointment"}
 
 
-def plan(text: str, category: str, assent: str | None = None) -> str:
-    lead = PLAN_LEADS.get(category, "Plan agreed")
+def plan(text: str, category: str, assent: str | None = None, agreed: bool = True) -> str:
+    lead = PLAN_LEADS.get(category, "Plan agreed") if agreed else GIVEN_LEADS[category]
     return end(f"{lead}: {q(text)}" + (f"; client said: {q(assent)}" if assent else ""))
 
 
@@ -173,5 +176,5 @@ def neutral(text: str) -> str:
 TEMPLATE_WORDS = TEMPLATE_WORDS | {"client's", "therapist's", "as", "e", "g", "use"} | frozenset("""
 talked wanting gave reasons keep keeping things they are main how ready say gone words repeated back
 what before giving information more than changing ambivalent have been heard intervention utterance
-ambivalence on scale answered
+ambivalence on scale answered assigned suggested
 """.split())
