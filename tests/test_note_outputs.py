@@ -188,7 +188,8 @@ def test_generator_output_is_redacted_before_it_leaves(encoder):
     s, rt, note = composed("01", encoder)
     out, dropped = generate_note(rt, "soap", s.facts(), LeakingGenerator(), encoder=encoder)
     text = json.dumps(to_dict(out))
-    assert "Jennifer" not in text and "Morrison" not in text and "[NAME]" in text
+    # a name the transcript does not hold fails the support check, so the line is dropped
+    assert "Jennifer" not in text and "Morrison" not in text and dropped > 0
     check_egress(to_dict(out))
 
 
