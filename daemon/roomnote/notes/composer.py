@@ -324,7 +324,9 @@ def _assessment(signals: list[ChunkSignals], quotes: dict[str, list[Item]], them
             if d.category == "substance":
                 substances[d.label].append(s.chunk.evidence(d.match.cue))
     client_themes = defaultdict(list)
-    for s in client:
+    for s in signals:  # the client's own account, risk talk included
+        if not _may_be_client(s, identified):
+            continue
         for label, ms in s.themes.items():
             client_themes[label].append(s.chunk.evidence(ms[0].cue))
     if substances:
@@ -332,7 +334,8 @@ def _assessment(signals: list[ChunkSignals], quotes: dict[str, list[Item]], them
         items.append(Item(prose.presenting(f"{label} use"), _one_per_segment(substances[label]), "assessment",
                           "presenting_concern"))
     elif client_themes:
-        label = max(client_themes, key=lambda k: len(client_themes[k]))
+        label = max(client_themes, key=lambda k: (len(_one_per_segment(client_themes[k], 99)),
+                                                  -client_themes[k][0].start))
         ev = _one_per_segment(client_themes[label])
         words = list(dict.fromkeys(e.cue for e in ev if e.cue))[:3]
         items.append(Item(prose.presenting(label, words), ev, "assessment", "presenting_concern"))
@@ -370,7 +373,7 @@ def _assessment(signals: list[ChunkSignals], quotes: dict[str, list[Item]], them
 
 _REFERRAL_CUES = frozenset({"referral", "refer you", "support group", "psychiatrist", "specialist", "quitline",
                             "quit line", "treatment program", "refer"})
-_APPOINTMENT_CUES = frozenset({"next week", "next session", "see you on", "see you next", "see you in",
+_APPOINTMENT_CUES = frozenset({"next session", "see you on", "see you next", "see you in",
                                "meet again", "let's meet", "before we meet", "appointment", "follow up"})
 _COMMIT = re.compile(r"\b(i'll|i will|i'm going to|i am going to|i'm gonna|i can try|i could try|i'll try|"
                      r"i'm willing to|i am willing to|i could|i can)\s+(?:\w+\s+){0,2}?(try|call|write|keep|track|"
@@ -482,6 +485,8 @@ def _quotes(signals: list[ChunkSignals], identified: bool = False,
                             Item(prose.report(s.chunk.text, label), [s.chunk.evidence(cue)], "quote")))
         elif s.semantic_kind and not s.interventions and not s.semantic_interventions:
             kind, score = s.semantic_kind
+            if kind == "goals" and top is not None and top[0] != "change":
+                continue  # a goal by meaning alone must also read as change talk
             ev = [s.chunk.evidence(None, "encoder", score)]
             write = {"goals": prose.goal, "responses": prose.response, "reports": prose.report,
                      "plan": None}[kind]

@@ -51,8 +51,7 @@ _PERIODS = ("a day", "a week", "a night", "a weekend", "a month", "per day", "pe
             "daily", "weekly", "nightly", "most nights", "most days", "on weekends", "at the weekend",
             "twice a", "once a", "three times a", "a couple of times", "thursday to sunday",
             "friday to sunday", "every single day", "all day", "all weekend", "every other weekend",
-            "every other day", "every other week", "in the evening", "in the evenings", "in the morning",
-            "at night", "every weekend", "on the weekend", "a night")
+            "every other day", "every other week", "every weekend", "on the weekend", "a night")
 _ONSET = ("started when", "started after", "started about", "started around", "began when", "began after",
           "it started", "since i was", "since the", "since my", "since high school", "since college",
           "since last", "years ago", "months ago", "weeks ago", "when i was", "for years", "for months",
