@@ -28,7 +28,8 @@ T0 = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
 MI_LABELS = {"open questions": {"question"}, "eliciting change talk": {"question"},
              "reflections": {"reflection"}, "summaries": {"reflection"},
              "information with permission": {"therapist_input", "question"},
-             "reflective listening and validation": {"reflection"}}
+             # validation ("that must be hard") is AnnoMI's "other"; its reflections are "reflection"
+             "reflective listening and validation": {"reflection", "other"}}
 CLIENT_KINDS = ("quote", "goal", "response")
 
 

@@ -65,6 +65,9 @@ _AGREE: dict[str, frozenset[str]] = {
 _AGREE_DEFAULT = frozenset({"input", "question", "reflection"})  # CBT, DBT, psychoeducation, ...
 # Told by the turn's form (mi.py), so claimed only with a classifier to agree.
 _STRUCTURAL = {"open questions": "open question", "reflections": "reflection"}
+# Held-out AnnoMI precision of the form cue with the classifier's top label at this
+# probability: bench/notes.py prints it (set for precision >= 0.9 on the held-out split).
+STRUCTURAL_MIN = {"open questions": 0.65, "reflections": 0.7}
 
 
 def read_transcript(rt: RedactedTranscript) -> list[ChunkSignals]:
@@ -245,11 +248,14 @@ def quote(chunk: Chunk) -> str:
 # --- interventions ----------------------------------------------------------------------
 
 def _agrees(s: ChunkSignals, label: str) -> bool:
-    """The classifier reads the therapist's turn as the kind of turn the label is."""
+    """The classifier reads the therapist's turn as the kind of turn the label is (for the
+    skills told by form alone, clearly: STRUCTURAL_MIN)."""
     kinds = _AGREE.get(label, _AGREE_DEFAULT)
     top = s.top("therapist")
     if top is None:
         return False
+    if label in _STRUCTURAL:
+        return top[0] in kinds and top[1] >= STRUCTURAL_MIN[label]
     return top[0] in kinds or sum(s.probs["therapist"][k] for k in kinds) >= AGREE_MIN
 
 

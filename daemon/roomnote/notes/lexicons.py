@@ -112,6 +112,10 @@ INTERVENTIONS: dict[str, tuple[str, ...]] = {
         "safety plan", "crisis line", "crisis number", "nine eight eight",
         "call nine one one", "emergency room", "who could you call", "who can you call", "who you can call", "who you could call",
         "reasons for living", "warning signs", "keep yourself safe", "stay safe"),
+    # Told by the turn's form (mi.py), not by phrases: no cues here; claimed only when the
+    # utterance classifier agrees (composer._STRUCTURAL).
+    "open questions": (),
+    "reflections": (),
     "dbt skills": (
         "distress tolerance", "tipp skill", "the tipp", "opposite action", "wise mind",
         "radical acceptance", "check the facts", "dear man", "emotion regulation skill",

@@ -24,7 +24,7 @@ _AFTER_OPEN = _AUX | frozenset({"you", "your", "you're", "you've", "it", "that",
                                 "much", "many", "often", "long", "kind", "sort", "happened", "makes",
                                 "made", "would", "might", "brings", "is", "do", "are", "things"})
 _YOU = frozenset({"you", "you're", "you've", "you'd", "you'll", "your", "yourself"})
-_REFLECT_OPENERS = (("it", "sounds"), ("sounds", "like"), ("so", "you"), ("it", "seems"),
+_REFLECT_OPENERS = (("it", "sounds"), ("sounds", "like"), ("so", "you"), ("it", "seems"), ("it", "looks"),
                     ("seems", "like"), ("part", "of", "you"), ("you", "feel"), ("you're", "feeling"),
                     ("what", "i'm", "hearing"), ("i", "hear"))
 _SENTENCE = re.compile(r"[^.?!]+[.?!]*")
@@ -71,7 +71,10 @@ def shape(tokens: Tokens, lo: int, hi: int) -> dict[str, list[Match]]:
         if a >= b:
             continue
         n = _opens_question(words, a, b)
-        if n and (asks or not written):
+        # transcribers often end a question with "." : a strong opening ("what else can you",
+        # "how do you") is a question whatever the punctuation (the classifier must agree too)
+        strong = n and a + n < b and words[a + n] in _AUX | _YOU | {"else", "might", "makes"}
+        if n and (asks or not written or strong):
             end = min(b, a + n + 1)
             out["open question"].append(Match(a, end, tokens.slice(a, end)))
             continue
@@ -86,7 +89,7 @@ def shape(tokens: Tokens, lo: int, hi: int) -> dict[str, list[Match]]:
                 break
         else:
             # a statement whose subject is "you" within its first words ("you're worried that ...")
-            for j in range(a, min(b, a + 3)):
+            for j in range(a, min(b, a + 5)):
                 if words[j] in _YOU and words[j] != "yourself" and not (j + 1 < b and words[j + 1] in ("know", "mean", "see")):
                     out["reflection"].append(Match(j, j + 1, tokens.slice(j, j + 1)))
                     break
