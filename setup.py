@@ -15,6 +15,8 @@ setup(
                   "roomnote.review": ["templates/*.html", "static/*"]},
     # The manifest is installed next to the package's data so an installed roomnote finds it.
     data_files=[("share/roomnote/models", ["models/manifest.toml"]),
+                # the note's utterance classifiers (pinned in the manifest, found next to it)
+                ("share/roomnote/models/note-classifiers", ["models/note-classifiers/heads.npz"]),
                 # IT provisioning (firmware-config/firstboot.sh installs these from the package)
                 ("share/roomnote/systemd", ["systemd/roomnote.service", "systemd/roomnote.sysusers"]),
                 ("share/roomnote/firmware-config", ["firmware-config/firstboot.sh",
