@@ -431,8 +431,8 @@ def test_an_hour_long_session_composes_well_under_a_second():
     rt = transcript(lines, speakers=False, gap=2.0)
     assert sum(len(s.text.split()) for s in rt.segments) >= 9000
     for fmt in FORMATS:
-        t = time.perf_counter()
+        t = time.process_time()  # CPU time: the machine running the tests may be shared
         note = compose_note(rt, fmt, facts(60))
-        elapsed = time.perf_counter() - t
+        elapsed = time.process_time() - t
         assert elapsed < 1.0, f"{fmt}: {elapsed:.2f} s"
         assert sum(len(it.evidence) for it in items(note)) > 100

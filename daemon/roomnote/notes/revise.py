@@ -460,7 +460,9 @@ def _add_details(content: dict[str, list[Item]], rt: RedactedTranscript, note: N
     if not scored:
         raise RevisionRefused("no passage of the transcript supports that topic, so nothing was "
                               "added (roomnote adds only what was said); add it in your own version")
-    shown = {it.text for its in content.values() for it in its}
+    # what the note already says as someone's account (a therapist's words quoted only as an
+    # intervention's example are not yet a detail of the session)
+    shown = {it.text for its in content.values() for it in its if it.kind != "intervention"}
     shown |= {part for t in shown for part in re.findall(r'"[^"]*"', t)}
     fresh, seen = [], set(shown)
     for score, c in sorted(scored, key=lambda p: -p[0]):
