@@ -170,7 +170,7 @@ RESPONSE = (
 # Goals the client names.
 GOALS = (
     "my goal", "goal is", "i want to", "i'd like to", "i would like to", "i hope to",
-    "i wish i could", "i want to be able", "work on", "working on", "get better at",
+    "i wish i could", "i want to be able", "work on my", "work on being", "working on my", "get better at",
     "i need to", "want to stop", "want to start", "want to get back",
 )
 
