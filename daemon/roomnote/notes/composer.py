@@ -56,7 +56,7 @@ _DEFAULT = object()
 _AGREE: dict[str, frozenset[str]] = {
     "open questions": frozenset({"question"}),
     "reflections": frozenset({"reflection"}),
-    "summaries": frozenset({"reflection", "input"}),
+    "summaries": frozenset({"reflection"}),
     "eliciting change talk": frozenset({"question"}),
     "information with permission": frozenset({"question", "input"}),
     "affirmations": frozenset({"reflection", "other", "input"}),
@@ -67,7 +67,9 @@ _AGREE_DEFAULT = frozenset({"input", "question", "reflection"})  # CBT, DBT, psy
 _STRUCTURAL = {"open questions": "open question", "reflections": "reflection"}
 # Held-out AnnoMI precision of the form cue with the classifier's top label at this
 # probability: bench/notes.py prints it (set for precision >= 0.9 on the held-out split).
-STRUCTURAL_MIN = {"open questions": 0.65, "reflections": 0.7}
+# The listening skills too: their cues are common words, so the classifier must be clear.
+STRUCTURAL_MIN = {"open questions": 0.65, "reflections": 0.75,
+                  "reflective listening and validation": 0.5, "summaries": 0.5}
 
 
 def read_transcript(rt: RedactedTranscript) -> list[ChunkSignals]:
@@ -254,7 +256,7 @@ def _agrees(s: ChunkSignals, label: str) -> bool:
     top = s.top("therapist")
     if top is None:
         return False
-    if label in _STRUCTURAL:
+    if label in STRUCTURAL_MIN:
         return top[0] in kinds and top[1] >= STRUCTURAL_MIN[label]
     return top[0] in kinds or sum(s.probs["therapist"][k] for k in kinds) >= AGREE_MIN
 
