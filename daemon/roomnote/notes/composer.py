@@ -464,7 +464,8 @@ def _quotes(signals: list[ChunkSignals], identified: bool = False,
         n = s.chunk.hi - s.chunk.lo
         top = s.top("client")
         if s.risks:  # a client's risk statement is also their account; never a goal or a plan
-            if n >= MIN_REPORT_WORDS and not any(f.stance == "screening" for f in s.risks):
+            if n >= MIN_REPORT_WORDS and any(f.stance == "disclosure" for f in s.risks) \
+                    and not any(f.stance == "screening" for f in s.risks):
                 reports.append((99, i, Item(prose.report(s.chunk.text), [s.chunk.evidence(s.risks[0].match.cue)],
                                             "quote")))
         elif s.goals and not any(d.category != "substance" for d in s.details) and not (top and top[0] == "sustain"):
