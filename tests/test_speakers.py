@@ -368,7 +368,9 @@ def test_enroll_process_delete_through_the_cli(tmp_path, voice_dir):
                       cwd=tmp_path, env=env)
     assert p2.returncode == 0, p2.stderr
     assert "no therapist profile" in p2.stderr
-    assert json.loads(next((tmp_path / "notes2").glob("*.json")).read_text())["speakers_identified"] is False
+    n2 = json.loads(next((tmp_path / "notes2").glob("*.json")).read_text())
+    # no enrolled voice: roles are not identified, or read from the talk and the note says so
+    assert n2["speakers_identified"] is False or n2["speaker_roles"] == "inferred from the talk"
 
 
 def _renderings(emb: np.ndarray, key: bytes, blob: bytes) -> list[str]:

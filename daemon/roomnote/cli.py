@@ -57,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     from .publish.cli import add_commands as add_publish_commands, add_process_arguments
     add_process_arguments(pr)  # --publish, --serve, --wait
 
+    co = sub.add_parser("compose", help="make a redacted note from a transcript JSON file (docs/notes.md)")
+    co.add_argument("transcript", type=Path, metavar="TRANSCRIPT.json")
+    co.add_argument("--format", choices=NOTE_FORMATS, help="note format (default: notes.format of the config)")
+    co.add_argument("--out", type=Path, default=Path("."), help="directory for the note files (default: .)")
+    co.add_argument("--config", type=Path, help="TOML configuration file")
+    co.add_argument("--format-out", default="json,md", metavar="LIST", type=_output_list,
+                    help=f"files to write, comma-separated from {','.join(OUTPUTS)} (default: json,md)")
+    co.set_defaults(func=cmd_compose)
+
     r = sub.add_parser("run", help="run the appliance: button, LED, microphone (the systemd service)")
     r.add_argument("--config", type=Path, help="TOML configuration file")
     r.add_argument("--state-dir", type=Path, help="where notes are kept (default: $STATE_DIRECTORY or /var/lib/roomnote)")
@@ -167,6 +176,33 @@ def cmd_process(args) -> int:
     print(markdown)  # printed first, so a full disk below loses nothing
     _write_outputs(args.out, _render_outputs(note, markdown, args.format_out))
     log.info("note %s (%s, %.0f s audio) written to %s", note.note_id, fmt, info.duration, args.out)
+    return 0
+
+
+def cmd_compose(args) -> int:
+    """Redaction and composition exactly as `process` runs them after recognition."""
+    from .notes import to_markdown
+    from .notes.transcript_file import read_transcript_file, session_times
+    from .pipeline import load_note_encoder, new_session_id, redact_and_compose
+    from .notes.model import SessionFacts
+    from .redact.topics import policy_from_config
+
+    cfg = load_config(args.config)
+    fmt = args.format or cfg.notes.format
+    tf = read_transcript_file(args.transcript)  # bad input fails here, before models load
+    _check_out_dir(args.out)
+    encoder = load_note_encoder(cfg)  # verified (P6)
+    t = tf.transcript
+    started, ended = session_times(tf, datetime.fromtimestamp(args.transcript.stat().st_mtime, timezone.utc))
+    facts = SessionFacts(session_id=new_session_id(), device_id=cfg.device.id, started_at=started,
+                         ended_at=ended, duration_s=t.duration, speech_s=t.speech, engine=t.engine, consent=None)
+    n_segments = len(t.segments)
+    note, rt = redact_and_compose(t, fmt, facts, encoder, policy_from_config(cfg.redaction, encoder))
+    del rt
+    markdown = to_markdown(note)
+    print(markdown)  # printed first, so a full disk below loses nothing
+    _write_outputs(args.out, _render_outputs(note, markdown, args.format_out))
+    log.info("note %s (%s, %d segments) written to %s", note.note_id, fmt, n_segments, args.out)
     return 0
 
 

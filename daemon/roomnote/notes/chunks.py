@@ -15,6 +15,7 @@ from .model import Evidence
 
 MAX_CHUNK_WORDS = 25
 MIN_CHUNK_WORDS = 8  # shorter pieces lose their sense when quoted alone
+MIN_SENTENCE_WORDS = 3  # a written sentence this long is a chunk of its own
 _PREFERRED_CUTS = frozenset({"so", "but", "and", "because", "then", "okay", "anyway", "um", "uh",
                              "well", "actually", "also"})
 
@@ -64,7 +65,28 @@ def cut_points(n_words: int, protected: list[tuple[int, int]], words: tuple[str,
     return cuts
 
 
+def sentence_ends(tokens: Tokens, protected: list[tuple[int, int]]) -> list[int]:
+    """Word indices just after a sentence's end (written form: '.', '?', '!'), where the
+    sentence before and the text after each hold at least MIN_SENTENCE_WORDS words."""
+    out, last = [], 0
+    n = len(tokens)
+    for i in range(n - 1):
+        raw = tokens.text[tokens.spans[i][0]:tokens.spans[i][1]]
+        if raw.endswith((".", "?", "!")) and not raw.endswith("...") and i + 1 - last >= MIN_SENTENCE_WORDS \
+                and n - (i + 1) >= MIN_SENTENCE_WORDS and not any(a < i + 1 < b for a, b in protected):
+            out.append(i + 1)
+            last = i + 1
+    return out
+
+
 def chunk_segment(segment: RedactedSegment, tokens: Tokens,
                   protected: list[tuple[int, int]]) -> list[Chunk]:
-    bounds = [0, *cut_points(len(tokens), protected, tokens.words), len(tokens)]
-    return [Chunk(segment, tokens, lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+    """Sentences (written form) cut further by length; spoken form by length alone."""
+    sentence_bounds = [0, *sentence_ends(tokens, protected), len(tokens)]
+    chunks = []
+    for a, b in zip(sentence_bounds, sentence_bounds[1:]):
+        words = tokens.words[a:b]
+        inner = [(x - a, y - a) for x, y in protected if a <= x and y <= b]
+        bounds = [a, *(a + c for c in cut_points(b - a, inner, words)), b]
+        chunks += [Chunk(segment, tokens, lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+    return chunks

@@ -40,7 +40,7 @@ def _cpt_text(code: str | None) -> str:
             "confirm face-to-face time.")
 
 
-def fact_items(facts: SessionFacts, speakers_identified: bool) -> list[Item]:
+def fact_items(facts: SessionFacts, speakers_identified: bool, roles: str = "") -> list[Item]:
     """The session facts as note items (kind "fact", no transcript evidence)."""
     start, end = facts.started_at, facts.ended_at
 
@@ -60,5 +60,9 @@ def fact_items(facts: SessionFacts, speakers_identified: bool) -> list[Item]:
     ]
     if not speakers_identified:
         items.append(fact("Speakers were not identified: statements are not attributed.",
+                          "speaker_attribution"))
+    elif roles == "inferred from the talk":  # roles.INFERRED
+        items.append(fact("No therapist voice was enrolled: speaker roles were inferred from the talk "
+                          "(who asks, reflects and reports); check attributions before signing.",
                           "speaker_attribution"))
     return items

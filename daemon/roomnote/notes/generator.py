@@ -25,6 +25,7 @@ from ..transcript import RedactedTranscript
 from .composer import compose_note
 from .lexicons import INTERVENTIONS, THEMES
 from .model import Item, Note, Section, SessionFacts
+from .prose import sentence_problem
 from .render import to_dict
 from .revise import stem
 
@@ -82,13 +83,16 @@ def support_problem(item: Item, segments: dict[str, str], times: dict[str, tuple
         if q not in cited:
             return "quotes words the cited segments do not hold"
     if item.kind in _LABELS and not prose:
-        label = item.text.split(": ", 1)[-1]
-        if label not in _LABELS[item.kind] or item.category != label:
+        if item.category not in _LABELS[item.kind]:
             return "a label outside the documented taxonomy"
         if not any(e.cue or e.basis == "encoder" for e in item.evidence):
             return "a label with neither a cue nor an encoder judgement"
+    if item.kind not in PROTECTED_KINDS:
+        problem = sentence_problem(item.text, cited)
+        if problem:
+            return problem
     if prose:
-        if _RISK_WORDS.search(item.text.lower()):
+        if _RISK_WORDS.search(_QUOTED.sub(" ", item.text).lower()):
             return "a generator may not write about risk (risk is reported verbatim by the composer)"
         words = {stem(w) for w in re.findall(r"[a-z']+", _QUOTED.sub(" ", item.text.lower()))} - FRAMING
         cited_words = {stem(w) for w in cited.split()}

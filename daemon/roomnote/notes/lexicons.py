@@ -56,7 +56,9 @@ THEMES: dict[str, tuple[str, ...]] = {
     "self-esteem": ("worthless", "a failure", "not good enough", "hate myself", "so stupid",
                     "incompetent", "useless", "a burden"),
     "physical health": ("headache", "headaches", "pain", "my doctor", "medication",
-                        "my meds", "appetite", "not eating", "stomach"),
+                        "my meds", "appetite", "not eating", "stomach", "asthma", "diabetes",
+                        "blood sugar", "blood pressure", "cholesterol", "my weight", "lose weight",
+                        "losing weight", "heart disease", "insulin"),
 }
 
 # Interventions, by taxonomy. Printed as "Intervention: <label>".
@@ -87,14 +89,14 @@ INTERVENTIONS: dict[str, tuple[str, ...]] = {
         "feet on the floor", "be present", "mindfulness", "mindful", "just notice",
         "make room for", "let it be there", "without fighting it", "without judging"),
     "exposure": (
-        "exposure", "fear ladder", "hierarchy", "stay with the anxiety",
+        "exposure exercise", "exposure practice", "do an exposure", "fear ladder", "fear hierarchy",
+        "stay with the anxiety",
         "stay with the discomfort", "stay in the situation", "instead of avoiding",
-        "until the anxiety", "let the anxiety", "face the situation", "approach it"),
+        "until the anxiety", "let the anxiety", "face the situation"),
     "motivational interviewing": (
         "on a scale of one to ten", "on a scale from", "on a scale of zero to ten",
         "how important is it", "how important is that", "how confident are you",
-        "pros and cons", "what would it take", "what would be different", "part of you",
-        "ready to make", "what would you like to do about"),
+        "pros and cons", "ready to make", "decisional balance"),
     "reflective listening and validation": (
         "it sounds like", "sounds like you", "what i'm hearing", "i'm hearing that",
         "i hear you", "so you're saying", "makes sense that you", "that must be",
@@ -108,15 +110,52 @@ INTERVENTIONS: dict[str, tuple[str, ...]] = {
         "safety plan", "crisis line", "crisis number", "nine eight eight",
         "call nine one one", "emergency room", "who could you call", "who can you call", "who you can call", "who you could call",
         "reasons for living", "warning signs", "keep yourself safe", "stay safe"),
+    # Told by the turn's form (mi.py), not by phrases: no cues here; claimed only when the
+    # utterance classifier agrees (composer._STRUCTURAL).
+    "open questions": (),
+    "reflections": (),
+    "dbt skills": (
+        "distress tolerance", "tipp skill", "the tipp", "opposite action", "wise mind",
+        "radical acceptance", "check the facts", "dear man", "emotion regulation skill",
+        "self-soothe", "self soothe", "chain analysis", "diary card", "interpersonal effectiveness"),
+    # Motivational interviewing's skills beyond the two told by form (open questions and
+    # reflections, mi.py): cue phrases, each claimed only when the classifier agrees.
+    "affirmations": (
+        "that takes courage", "that took courage", "you should be proud", "good for you",
+        "well done", "that's a big step", "that's a real strength", "you've worked hard",
+        "you've worked really hard", "you've done really well", "you've made real progress",
+        "i'm impressed", "it's great that you", "that's great that you", "you really care about",
+        "you clearly care about", "shows a lot of strength", "that shows real"),
+    "summaries": (
+        "let me summarize", "let me summarise", "to summarize", "to summarise", "to sum up",
+        "let me see if i've got", "let me make sure i understand", "let me see if i understand",
+        "so far you've told me", "if i put it all together", "in summary", "let me recap",
+        "let me pull together", "to recap"),
+    "eliciting change talk": (
+        "why would you want to", "how would your life be different", "what worries you about",
+        "what concerns you about", "what are some reasons", "what makes you want to",
+        "what would it take", "what would be different", "what would you like to see",
+        "what might be the benefits", "what are the good things about", "what are the not so good",
+        "what are the less good things", "what do you want to do about", "what would you like to do about",
+        "if you did decide", "how would things be better", "where do you want to go from here",
+        "what's the worst that could happen if", "what would make it worth"),
+    "information with permission": (
+        "would it be okay if i", "would it be ok if i", "is it okay if i", "is it ok if i",
+        "can i share", "could i share", "may i share", "would you like to hear", "do you mind if i",
+        "would you like some information", "would it help if i told you", "would you be interested in hearing",
+        "can i tell you what", "would you mind if i"),
     "homework assignment": (
         "for homework", "your homework", "homework", "between now and next",
         "i'd like you to try", "try this week", "this week i'd like you", "worksheet",
+        "what i'd like you to do", "i'd like you to experiment", "experiment with",
         "keep a log", "write them down", "write it down", "write down", "practise it",
         "practice it", "practise this", "practice this", "keep practising", "keep practicing",
         "track your"),
 }
 
-# Client responses to the work of the session.
+# Client responses to the work of the session (RESPONSE_EXCLUDE: phrases that only look like one).
+RESPONSE_EXCLUDE = ("if that makes sense", "if it makes sense", "does that make sense", "i tried to explain",
+                    "i actually don't", "i actually didn't")
 RESPONSE = (
     "that makes sense", "makes sense to me", "i could try", "i can try", "i'll try",
     "i noticed", "i didn't think of it that way", "never thought of it", "never thought about it",
@@ -129,7 +168,7 @@ RESPONSE = (
 # Goals the client names.
 GOALS = (
     "my goal", "goal is", "i want to", "i'd like to", "i would like to", "i hope to",
-    "i wish i could", "i want to be able", "work on", "working on", "get better at",
+    "i wish i could", "i want to be able", "work on my", "work on being", "working on my", "get better at",
     "i need to", "want to stop", "want to start", "want to get back",
 )
 
@@ -146,3 +185,20 @@ PLAN = (
 
 
 # Risk cues live in risk_cues.py, with the rules that read them (risk.py).
+
+
+# Change and sustain talk (MI's DARN-CAT: desire, ability, reasons, need, commitment, steps):
+# a client turn is named change or sustain talk only when one of these is in it AND the
+# utterance classifier reads it so (composer; precision on held-out AnnoMI: bench/notes.py).
+CHANGE_TALK = (r"\b(i want to|i wanna|i'd like to|i would like to|i need to|i have to|i should|i could|i can|"
+               r"i'm going to|i am going to|i'm gonna|i will|i'll|i've been trying|i've cut|i've stopped|i quit|"
+               r"i stopped|i've started|i started|i'm ready|i'm willing|i've decided|it would be (?:good|better|nice)|"
+               r"i'd be (?:better|healthier|happier)|i'm worried|i worry|i'm concerned|i'm scared|it's affecting|"
+               r"it's hurting|it's causing|i don't want to (?:end up|be|lose|keep|get)|i hate|cut down|cut back|"
+               r"quit|stop|less|reduce|healthier|better for)\b")
+SUSTAIN_TALK = (r"\b(i don't want to|i don't think|i can't|i couldn't|i won't|i'm not going to|not ready|no problem|"
+                r"not a problem|not that bad|not a big deal|no big deal|it's fine|i'm fine|"
+                r"i like (?:it|to|drinking|smoking|the)|i enjoy|it helps me|it relaxes|relax|everybody|everyone does|"
+                r"all my friends|it's hard to|too hard|it's not (?:that|like|really)|i don't see|"
+                r"i don't have a problem|i don't need|why should|i'm not (?:an|a) (?:alcoholic|addict)|only when|"
+                r"just a (?:few|couple))\b")

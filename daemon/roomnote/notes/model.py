@@ -12,6 +12,8 @@ from datetime import datetime
 # Items that state an absence or come from session metadata have no transcript evidence;
 # every other kind must carry at least one Evidence.
 EVIDENCE_FREE_KINDS = frozenset({"fact", "empty", "no_speech", "risk_not_assessed"})
+# kind "assessment" (composer._assessment): presenting concern, change/sustain balance,
+# readiness and progress as the client put them; cites its evidence like every other kind.
 
 EMPTY_SECTION = "Nothing in the transcript for this section."
 NO_SPEECH = "No speech was captured in this recording."
@@ -115,6 +117,9 @@ class Note:
     # passages per sensitive topic (RedactionReport.topics), whatever the office's action
     topic_counts: dict[str, int] = field(default_factory=dict)  # generalized or kept passages
     removed_passages: int = 0  # dropped by office policy; their topics are not named
+    # How roles were assigned: "enrolled voice", "inferred from the talk" (roles.py), "" none.
+    speaker_roles: str = ""
+    classifier: str | None = None  # utterance classifier used (classify.py), None without encoder
 
     def section(self, key: str) -> Section:
         for s in self.sections:

@@ -17,6 +17,8 @@ _PLAN_LEAD_INS = {"referral": "Referral", "homework": "Homework", "next_appointm
 
 def _lead_in(it: Item) -> str:
     """The item's text with the lead-in a reader needs to tell it from its neighbours."""
+    if not it.text.startswith('"'):  # a clinical sentence says what it is
+        return it.text
     if it.kind in _LEAD_INS:
         return f"{_LEAD_INS[it.kind]}: {it.text}"
     if it.kind == "plan" and it.category in _PLAN_LEAD_INS:
@@ -61,13 +63,14 @@ def to_dict(note: Note) -> dict:
             "cpt_code": note.cpt_code,
         },
         "speakers_identified": note.speakers_identified,
+        "speaker_roles": note.speaker_roles,
         "risk_flags": list(note.risk_flags),
         "sections": [{"key": s.key, "title": s.title, "items": [_item_dict(it) for it in s.items]}
                      for s in note.sections],
         "redaction_counts": dict(note.redaction_counts),
         "topic_counts": dict(note.topic_counts),
         "removed_passages": note.removed_passages,
-        "composer": {"generator": note.generator, "encoder": note.encoder},
+        "composer": {"generator": note.generator, "encoder": note.encoder, "classifier": note.classifier},
         "revisions": [{"version": r.version, "kind": r.kind, "created_at": r.created_at.isoformat()}
                       for r in note.revisions],
     }
@@ -94,7 +97,8 @@ def from_dict(d: dict) -> Note:
                 revisions=[Revision(r["version"], r["kind"], datetime.fromisoformat(r["created_at"]))
                            for r in d.get("revisions", [])],
                 topic_counts=dict(d.get("topic_counts", {})),
-                removed_passages=d.get("removed_passages", 0))
+                removed_passages=d.get("removed_passages", 0),
+                speaker_roles=d.get("speaker_roles", ""), classifier=composer.get("classifier"))
 
 
 def clock(seconds: float) -> str:
@@ -142,6 +146,8 @@ def to_markdown(note: Note) -> str:
     ]
     if not note.no_speech and not note.speakers_identified:
         lines.append("- Speakers not identified: statements are not attributed")
+    elif not note.no_speech and note.speaker_roles == "inferred from the talk":
+        lines.append("- Speaker roles inferred from the talk (no enrolled voice): check attributions")
     if note.risk_flags:
         lines.append("- **Risk flagged for review**")
     for s in note.sections:

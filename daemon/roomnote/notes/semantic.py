@@ -205,7 +205,7 @@ def _unplaced(s) -> bool:
             and not (s.plans or s.goals or s.responses or s.reports or s.themes))
 
 
-def annotate(signals: list, encoder) -> None:
+def annotate(signals: list, encoder, vectors: dict | None = None) -> None:
     """Add the encoder's judgements to ChunkSignals in place.
 
     Only chunks the cues left open are encoded (a therapist chunk with no intervention cue,
@@ -216,7 +216,14 @@ def annotate(signals: list, encoder) -> None:
             and (_may_intervene(s) or _unplaced(s))]
     if not todo:
         return
-    vecs = encoder.encode([s.chunk.text for s in todo])
+    if vectors is not None:  # the composer encoded every chunk once already (index -> vector)
+        index = {id(s): i for i, s in enumerate(signals)}
+        todo = [s for s in todo if index[id(s)] in vectors]
+        if not todo:
+            return
+        vecs = np.stack([vectors[index[id(s)]] for s in todo])
+    else:
+        vecs = encoder.encode([s.chunk.text for s in todo])
     ilabels, iscores = intervention_scores(encoder, vecs)
     klabels, kscores = kind_scores(encoder, vecs)
     for s, irow, krow in zip(todo, iscores, kscores):

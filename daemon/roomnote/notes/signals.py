@@ -10,14 +10,16 @@ from dataclasses import dataclass, field
 
 from ..transcript import RedactedSegment
 from .chunks import Chunk, chunk_segment
-from .lexicons import GOALS, INTERVENTIONS, PLAN, REPORT, RESPONSE, THEMES
+from .details import Finding, find_details
+from .lexicons import GOALS, INTERVENTIONS, PLAN, REPORT, RESPONSE, RESPONSE_EXCLUDE, THEMES
 from .matching import CueIndex, Match, Tokens
+from .mi import shape
 from .risk import RISK_LEXICONS, RiskFinding, classify_risk
 
 # Every lexicon in one index, named "kind" or "kind:label"; risk names are "category:stance".
 _FLAT = {"reports": REPORT, "responses": RESPONSE, "goals": GOALS, "plans": PLAN}
 _INDEX = CueIndex({
-    **{kind: (cues, ()) for kind, cues in _FLAT.items()},
+    **{kind: (cues, RESPONSE_EXCLUDE if kind == "responses" else ()) for kind, cues in _FLAT.items()},
     **{f"theme:{label}": (cues, ()) for label, cues in THEMES.items()},
     **{f"intervention:{label}": (cues, ()) for label, cues in INTERVENTIONS.items()},
     **RISK_LEXICONS,
@@ -43,10 +45,28 @@ class ChunkSignals:
     # Set by semantic.annotate when a sentence encoder is used (label -> similarity).
     semantic_interventions: dict[str, float] = field(default_factory=dict)
     semantic_kind: tuple[str, float] | None = None  # quote kind by meaning, with similarity
+    # The turn's form (mi.shape: open/closed question, reflection) and the details it holds.
+    shape: dict[str, list[Match]] = field(default_factory=dict)
+    details: list[Finding] = field(default_factory=list)
+    # Set by the composer with an utterance classifier: head -> label -> probability.
+    probs: dict[str, dict[str, float]] | None = None
+
+    def top(self, head: str) -> tuple[str, float] | None:
+        """The classifier's best label for this chunk on a head, or None if not classified."""
+        if self.probs is None:
+            return None
+        label = max(self.probs[head], key=self.probs[head].get)
+        return label, self.probs[head][label]
+
+    @property
+    def is_question(self) -> bool:
+        return bool(self.shape.get("open question") or self.shape.get("closed question")) or "?" in self.chunk.text
+
+    inferred_role: str | None = None  # set by roles.infer_roles when no voice was enrolled
 
     @property
     def speaker(self) -> str:
-        return self.chunk.segment.speaker
+        return self.inferred_role or self.chunk.segment.speaker
 
     @property
     def role(self) -> str:
@@ -80,6 +100,7 @@ def read_segment(segment: RedactedSegment) -> list[ChunkSignals]:
     # Cut chunks around every cue, so each cue sits whole in one chunk.
     chunks = chunk_segment(segment, tokens, [(m.start, m.end) for ms in hits.values() for m in ms])
 
+    details = find_details(tokens)
     out = []
     for chunk in chunks:
         def inside(ms: list[Match]) -> list[Match]:
@@ -94,5 +115,7 @@ def read_segment(segment: RedactedSegment) -> list[ChunkSignals]:
             interventions={k: v for k, v in ((k, inside(ms)) for k, ms in interventions.items()) if v},
             risks=[r for r in risks if chunk.lo <= r.match.start < chunk.hi],
             first_person=first, second_person=second,
+            shape=shape(tokens, chunk.lo, chunk.hi),
+            details=[d for d in details if chunk.lo <= d.match.start < chunk.hi],
         ))
     return out
