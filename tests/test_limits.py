@@ -261,3 +261,29 @@ def test_an_office_file_that_is_a_fifo_is_refused_at_once(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(OfficeError, match="not a regular file"):
         load_office(fifo)  # no writer: must not hang
+
+
+def test_a_key_file_is_checked_and_read_through_one_descriptor(tmp_path):
+    """A FIFO in a key's place gives one line at once (it used to hang in read_bytes); a
+    readable key is still refused; a good key loads."""
+    import threading
+
+    from roomnote.errors import PublishError
+    from roomnote.publish.keys import load_outbox_key
+
+    fifo = tmp_path / "outbox.key"
+    os.mkfifo(fifo, 0o600)
+    result = {}
+    t = threading.Thread(target=lambda: result.update(err=pytest.raises(PublishError, load_outbox_key, fifo)),
+                         daemon=True)
+    t.start()
+    t.join(10)
+    assert not t.is_alive(), "reading a FIFO as a key file hung"
+    assert "must be a regular file" in str(result["err"].value)
+    fifo.unlink()
+    fifo.write_bytes(os.urandom(32))
+    fifo.chmod(0o644)
+    with pytest.raises(PublishError, match="readable by other users"):
+        load_outbox_key(fifo)
+    fifo.chmod(0o600)
+    assert len(load_outbox_key(fifo)) == 32

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import PublishError
+from ..regular_file import NotRegularFile, open_regular
 
 NONCE_BYTES = 12
 
@@ -56,11 +57,15 @@ def write_secret(path: Path, data: bytes) -> None:
 def read_secret(path: str | Path, what: str) -> bytes:
     """Read a key file, refusing one that others may read."""
     path = Path(path)
-    try:
-        st = path.stat()
-        data = path.read_bytes()
+    try:  # checked and read through one descriptor: the file cannot change between the two
+        fd = open_regular(path)
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            data = f.read(1 << 20)
     except FileNotFoundError:
         raise PublishError(f"{path}: {what} not found; create it with `roomnote keys init`") from None
+    except NotRegularFile as e:
+        raise PublishError(f"{e}: the {what} must be a regular file; restore the provisioned key file") from None
     except OSError as e:
         raise PublishError(f"{path}: cannot read the {what} ({e.strerror}); run roomnote as the key's owner") from None
     if st.st_mode & 0o077:
