@@ -287,3 +287,12 @@ def test_a_key_file_is_checked_and_read_through_one_descriptor(tmp_path):
         load_outbox_key(fifo)
     fifo.chmod(0o600)
     assert len(load_outbox_key(fifo)) == 32
+
+
+def test_verify_receipt_refuses_a_fifo_in_one_line(tmp_path):
+    receipt, key = tmp_path / "receipt.json", tmp_path / "box.pub.pem"
+    os.mkfifo(receipt)
+    os.mkfifo(key)
+    r = run_roomnote("verify-receipt", str(receipt), "--key", str(key), cwd=tmp_path, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "regular file" in r.stderr and "Traceback" not in r.stderr

@@ -232,10 +232,14 @@ def cmd_verify_receipt(args) -> int:
     from .keys import load_public_key
     from .messages import verify_receipt
 
+    from ..regular_file import NotRegularFile, read_regular
+
     try:
-        data = args.file.read_bytes()
+        data = read_regular(args.file, 1 << 20)  # a FIFO or device gives one line, never a hang
+    except NotRegularFile as e:
+        raise PublishError(f"{e}: a receipt is a regular file; pass the receipt's .json file") from None
     except OSError as e:
-        raise PublishError(f"{args.file}: cannot read the receipt ({e.strerror})") from None
+        raise PublishError(f"{args.file}: cannot read the receipt ({e.strerror or e})") from None
     try:
         d = verify_receipt(data, load_public_key(args.key, "device public key"))
     except PublishError as e:

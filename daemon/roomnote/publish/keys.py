@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import PublishError
-from ..regular_file import NotRegularFile, open_regular
+from ..regular_file import NotRegularFile, open_regular, read_regular
 
 NONCE_BYTES = 12
 
@@ -96,9 +96,11 @@ def load_signing_key(path: str | Path) -> Ed25519PrivateKey:
 def load_public_key(path: str | Path, what: str = "public key") -> Ed25519PublicKey:
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular(path, 1 << 20)
+    except NotRegularFile as e:
+        raise PublishError(f"{e}: the {what} must be a regular PEM file") from None
     except OSError as e:
-        raise PublishError(f"{path}: cannot read the {what} ({e.strerror}); pass an existing PEM file") from None
+        raise PublishError(f"{path}: cannot read the {what} ({e.strerror or e}); pass an existing PEM file") from None
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError):
