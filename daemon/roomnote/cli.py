@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     add_process_arguments(pr)  # --publish, --serve, --wait
 
     co = sub.add_parser("compose", help="make a redacted note from a transcript JSON file (docs/notes.md)")
-    co.add_argument("transcript", type=Path, metavar="TRANSCRIPT.json")
+    co.add_argument("transcript", type=Path, metavar="TRANSCRIPT.json",
+                    help="the transcript file: segments with id, speaker, start, end and text (docs/notes.md)")
     co.add_argument("--format", choices=NOTE_FORMATS, help="note format (default: notes.format of the config)")
     co.add_argument("--out", type=Path, default=Path("."), help="directory for the note files (default: .)")
     co.add_argument("--config", type=Path, help="TOML configuration file")
