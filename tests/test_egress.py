@@ -109,3 +109,16 @@ def test_an_evidence_cue_is_scanned_like_the_items():
     payload = note_payload("client reported feeling low")
     payload["sections"][0]["items"][0]["evidence"][0]["cue"] = "call me at five five five one two one two"
     assert "PHONE" in scan_payload(payload)
+
+
+def test_heartbeats_with_real_audit_hashes_always_pass(tmp_path):
+    """The status heartbeat carries the audit log's newest hash (hex, letters and digits): a
+    real audit log's heads must never read as a code, or no heartbeat leaves the box."""
+    from roomnote.audit import AuditLog
+
+    log = AuditLog(tmp_path / "audit.log")
+    for i in range(200):
+        log.append("delivered", note_id=f"{i:032x}", version=1)
+        check_egress({"state": "online", "appliance": "idle", "device_id": "room-a", "version": "0.1.0",
+                      "models": {"whisper-tiny-en": "1.0.0"}, "outbox": 0, "audit_head": log.head,
+                      "ts": "2026-12-02T06:30:00Z"})

@@ -23,6 +23,8 @@ BOX_FIELDS = frozenset({
     # deletion receipts (roomnote.receipt/1): ids, hashes, times, a signature
     "receipt_id", "office", "device_id", "session_id", "note_version", "note_sha256", "action",
     "destroyed", "destroyed_at", "key_id", "signature",
+    # heartbeats (status): the audit log's newest hash, hex that reads like a letter-digit code
+    "audit_head",
 })
 
 
