@@ -17,6 +17,7 @@ import json
 import logging
 import queue
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -50,6 +51,12 @@ Reviser = Callable[[RedactedTranscript, Note, str], Note]
 _DETAIL_MAX = 240
 REFUSALS_AUDIT_S = 10.0  # refused and rate-limited commands: one coalesced audit entry per this many seconds
 COMMANDS_BURST, COMMANDS_PER_S = 60, 20  # per command kind (docs/threat-model.md, "Command flood")
+
+
+def error_words(e: BaseException) -> str:
+    """An exception's class as lowercase words ("NothingToDiscard" -> "nothing to discard"): an
+    event's detail is scanned for identifiers (P2), and a CamelCase word reads like a name."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", type(e).__name__).lower()
 
 
 @dataclass
@@ -573,7 +580,7 @@ class PublishingService:
             # one line, no traceback: a flood of one kind of bad input must not flood the journal
             log.error("command %s failed unexpectedly (%s)", command_kind(name), e.__class__.__name__)
             log.debug("command failure", exc_info=True)
-            self._reject(CommandRejected("failed", f"internal error ({e.__class__.__name__})", command_kind(name)))
+            self._reject(CommandRejected("failed", f"internal error ({error_words(e)})", command_kind(name)))
 
     def _reject(self, e: CommandRejected) -> None:
         """The sender hears why at once (/events); the audit log gets the refusals coalesced
@@ -610,7 +617,7 @@ class PublishingService:
             try:
                 self.on_consent(a["session_ref"])
             except RoomnoteError as e:
-                raise CommandRejected("out_of_order", f"the appliance refused consent ({e.__class__.__name__})",
+                raise CommandRejected("out_of_order", f"the appliance refused consent ({error_words(e)})",
                                       cmd.name, cmd.id) from None
             self.emit({"event": "consent_recorded", "id": cmd.id})
         elif cmd.name == "revise":
@@ -636,7 +643,7 @@ class PublishingService:
         try:
             new = self.reviser(self.sessions.transcript(note_id), held.note, cmd.args["instruction"])
         except RoomnoteError as e:
-            raise CommandRejected("failed", f"the instruction could not be applied ({e.__class__.__name__})",
+            raise CommandRejected("failed", f"the instruction could not be applied ({error_words(e)})",
                                   cmd.name, cmd.id) from None
         if new.note_id != note_id or new.version <= held.note.version:
             raise CommandRejected("failed", "the reviser returned a note with another id or no new version",
@@ -667,7 +674,7 @@ class PublishingService:
         try:
             self.on_discard(cmd.args.get("session_ref"))
         except RoomnoteError as e:
-            raise CommandRejected("out_of_order", f"the appliance refused the discard ({e.__class__.__name__})",
+            raise CommandRejected("out_of_order", f"the appliance refused the discard ({error_words(e)})",
                                   cmd.name, cmd.id) from None
         self.emit({"event": "discarded", "id": cmd.id})
 
