@@ -9,6 +9,7 @@ from pathlib import Path
 
 from roomnote.notes import Note, SessionFacts
 from roomnote.notes.model import RISK_NOT_ASSESSED
+from roomnote.notes.roles import INFERRED
 from roomnote.transcript import RedactedSegment, RedactedTranscript, RedactionReport
 
 SESSIONS_DIR = Path(__file__).parent / "data" / "sessions"
@@ -99,7 +100,9 @@ def score(note: Note, s: Scripted) -> Score:
               + [(f"plan {p}", p in plan_text) for p in s.expect.get("plan", [])]
               + [("cpt", note.cpt_code == s.expected_cpt)])
     risk = s.expect.get("risk", [])
-    if not note.speakers_identified:  # a bare "no" is a denial only when we know who said it
+    # a bare "no" is a denial only when we know who said it: voices named by an enrolled
+    # profile, not roles inferred from the talk (risk.py reads the recorded labels only)
+    if not note.speakers_identified or note.speaker_roles == INFERRED:
         risk = s.expect.get("risk_unlabelled", risk)
     risk_checks = [(f"risk {r}", r in categories) for r in risk]
     sc = Score(expected=len(checks) + len(risk_checks),
