@@ -7,7 +7,6 @@ keywords only. Figures on this file are development figures (see its README).
 from __future__ import annotations
 
 import csv
-import re
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass

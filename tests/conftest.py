@@ -15,6 +15,15 @@ LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 REPO = Path(__file__).resolve().parents[1]
 
 
+def librivox_references() -> dict[str, str]:
+    """The LibriVox clips' reference transcripts, by file id."""
+    refs = {}
+    for line in (LIBRIVOX / "transcription").read_text().splitlines():
+        text, _, fileid = line.rpartition("(")
+        refs[fileid.rstrip(")").strip()] = " ".join(w for w in text.split() if w not in ("<s>", "</s>"))
+    return refs
+
+
 @pytest.fixture(scope="session")
 def default_config() -> Config:
     return Config()

@@ -5,21 +5,13 @@ import wave
 
 import pytest
 
-from conftest import LIBRIVOX
+from conftest import LIBRIVOX, librivox_references
 from roomnote.audio.wavfile import wav_frames
 from roomnote.pipeline import load_engines, transcribe
 from roomnote.wer import word_error_rate
 
 # Measured 2026-11-24 on this machine: 0.366 over the five LibriVox clips (52 words).
 POCKETSPHINX_WER_BOUND = 0.40
-
-
-def librivox_references() -> dict[str, str]:
-    refs = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        text, _, fileid = line.rpartition("(")
-        refs[fileid.rstrip(")").strip()] = " ".join(w for w in text.split() if w not in ("<s>", "</s>"))
-    return refs
 
 
 def test_word_error_rate_function():

@@ -7,7 +7,6 @@ import argparse
 import json
 import logging
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path

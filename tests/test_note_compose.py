@@ -20,9 +20,8 @@ from roomnote.notes.generator import unsupported_items
 from roomnote.notes.matching import Tokens
 from roomnote.notes.mi import shape
 from roomnote.notes.prose import sentence_problem
-from roomnote.notes.transcript_file import TranscriptFileError, parse_transcript
+from roomnote.notes.transcript_file import parse_transcript
 from roomnote.redact import redact_transcript
-from scripted import Scripted
 
 # A short alcohol session, written the way whisper writes (cased, punctuated).
 WRITTEN = [

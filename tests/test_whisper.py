@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import LIBRIVOX, REPO, run_roomnote
+from conftest import LIBRIVOX, librivox_references, run_roomnote
 from roomnote.asr.assemble import assemble
 from roomnote.asr.whisper_engine import (WhisperTranscriber, assign_words, drop_repetition_loops,
                                          _Piece)
@@ -15,20 +15,12 @@ from roomnote.audio.wavfile import wav_frames
 from roomnote.config import config_from_dict
 from roomnote.errors import ModelError
 from roomnote.models import load_manifest, verify_model
-from roomnote.pipeline import LiveRecognition, load_engines, transcribe
+from roomnote.pipeline import LiveRecognition, transcribe
 from roomnote.wer import normalise_for_wer, word_error_rate
 
 # Measured 2026-12-02 on this machine: tiny.en 0.019 on the five LibriVox clips (52 words)
 # (pocketsphinx: 0.366); the bound leaves room for another CPU's int8 kernels.
 WHISPER_WER_BOUND = 0.12
-
-
-def librivox_references() -> dict[str, str]:
-    refs = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        text, _, fileid = line.rpartition("(")
-        refs[fileid.rstrip(")").strip()] = " ".join(w for w in text.split() if w not in ("<s>", "</s>"))
-    return refs
 
 
 def test_default_english_engine_is_whisper_tiny_en(english_engines):

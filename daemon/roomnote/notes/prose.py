@@ -47,7 +47,7 @@ def sentence_problem(text: str, cited: str) -> str | None:
     for w in outside:
         if w.isdigit() or w in _NUMBER_WORDS:
             if w not in have:
-                return f"a number the cited segments do not hold"
+                return "a number the cited segments do not hold"
         elif w not in TEMPLATE_WORDS and w not in _LABEL_WORDS and w not in have:
             return "a word the cited segments do not hold"
     return None

@@ -191,7 +191,6 @@ def read_cue(words: Sequence[str], m: Match, name: str, lo: int, hi: int, questi
     category, kind = name.split(":")
     cue_words = words[m.start:m.end]
     clause = _clause_before(words, m.start, lo)
-    unit = words[lo:hi]
     after = words[m.end:hi]
     if any(w in _SECOND_PERSON for w in cue_words) or any(w in _SECOND_PERSON for w in clause):
         form = "asked"

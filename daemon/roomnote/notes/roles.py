@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 
-from .matching import Tokens
-from .mi import shape
 
 LABELLED = "enrolled voice"  # the attributor named therapist and client
 INFERRED = "inferred from the talk"

@@ -20,7 +20,6 @@ Country and US state names are left out of places (Safe Harbor lets them stay).
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 import unicodedata
