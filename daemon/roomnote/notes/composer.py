@@ -321,6 +321,7 @@ def _assessment(signals: list[ChunkSignals], quotes: dict[str, list[Item]], them
     readiness and progress as the client put them. Each sentence cites what it rests on."""
     items: list[Item] = []
     client = [s for s in signals if _may_be_client(s, identified) and not s.risks]
+    client_ids = {id(s) for s in client}  # membership by identity: a dataclass == compares every field
     substances: dict[str, list[Evidence]] = defaultdict(list)
     for s in client:
         for d in s.details:
@@ -356,7 +357,7 @@ def _assessment(signals: list[ChunkSignals], quotes: dict[str, list[Item]], them
     quoted = {e.segment_id for its in quotes.values() for it in its for e in it.evidence}
     for i, s in enumerate(signals):  # the client's answer to a scaling question ("maybe a six")
         prev = signals[i - 1] if i else None
-        if (prev is not None and s in client and prev.role in ("therapist", "unknown") and "scale" in prev.chunk.text.lower()
+        if (prev is not None and id(s) in client_ids and prev.role in ("therapist", "unknown") and "scale" in prev.chunk.text.lower()
                 and _NUMBER.search(s.chunk.text) and s.chunk.segment.id not in quoted):
             items.append(Item(prose.scaled(s.chunk.text), [prev.chunk.evidence("scale" if " scale " in f" {prev.chunk.text} " else None, "context"),
                                                             s.chunk.evidence()], "assessment", "readiness"))
@@ -445,7 +446,7 @@ def _quotes(signals: list[ChunkSignals], identified: bool = False,
             ev = [s.chunk.evidence(_plan_cue(s))]
             if assent is not None:
                 ev.append(assent.chunk.evidence(None, "context"))
-                used.add(signals.index(assent))
+                used.add(next(j for j in range(i + 1, len(signals)) if signals[j] is assent))  # by identity: cheap
             plan.append((i, Item(prose.plan(s.chunk.text, cat, assent.chunk.text if assent else None,
                                             agreed=assent is not None), ev, "plan", cat)))
             used.add(i)
