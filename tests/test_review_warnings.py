@@ -99,8 +99,11 @@ def test_a_receipt_that_does_not_verify_is_flagged_not_trusted(tmp_path, make_sp
         text = page.wait_for_selector("#receipt.receipt-failed", timeout=30_000).inner_text()
         assert "does NOT verify" in text and "room-a" in text
         assert "verified" not in page.inner_text("#receipt-title").replace("NOT verify", "")
-        said = page.inner_text("#action-status")  # at the answer, or (a slow box) when the receipt came later
-        assert "see the warning" in said or "receipt arrived: Receipt not verified" in said, said
+        # at the answer, or (a slow box) when the receipt came later: the status line is updated by
+        # its own event, so it may follow the receipt panel by a moment
+        page.wait_for_function("""() => { const t = document.querySelector('#action-status').innerText;
+            return t.includes('see the warning') || t.includes('receipt arrived: Receipt not verified'); }""",
+                               timeout=15_000)
         assert page.inner_text("#note-status") == "Receipt not verified"  # not "Finalised"
         page.screenshot(path=str(SCREENSHOTS / "review-receipt-fails.png"), full_page=True)
         note_url = page.url

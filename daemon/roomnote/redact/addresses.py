@@ -93,6 +93,7 @@ ADDRESS_STOPS = (
 # After "my address is" whatever follows is the address, however badly it was recognised
 # ("my address is anyone able to ride" for "eighty one maple drive"), up to the next clause.
 INTRODUCED_REACH = 6
+ADDRESS_KINDS = frozenset("new old home current mailing postal street previous real".split())
 CLAUSE_STARTS = frozenset(
     """i i'm i've i'll my and but so because we he she they it's that's then um uh""".split()
 )
@@ -112,6 +113,9 @@ def _reach_left(tokens: list[str], free: bytearray, suffix_at: int) -> int:
         if t in ("to", "too") and not _is_misheard_two(tokens, start - 1, suffix_at):
             break
         if t in ADDRESS_STOPS and t not in HOMOPHONES:
+            if start < suffix_at and start >= 2 and _is_number_word(tokens[start - 2]):
+                start -= 1  # "81 may pull drive": a misheard street word right after the house number
+                continue
             break
         start -= 1
     return start
@@ -150,7 +154,8 @@ def _unit_end(tokens: list[str], free: bytearray, i: int) -> int | None:
 
 def _introduced_end(tokens: list[str], free: bytearray, i: int) -> int | None:
     """End of the address after "my address is" at i, or None."""
-    if i == 0 or tokens[i - 1] not in POSSESSIVES or tokens[i + 1 : i + 2] != ["is"]:
+    owner = i - 2 if i >= 2 and tokens[i - 1] in ADDRESS_KINDS else i - 1  # "my new address is"
+    if owner < 0 or tokens[owner] not in POSSESSIVES or tokens[i + 1 : i + 2] != ["is"]:
         return None
     start = end = i + 2
     while end < len(tokens) and end - start < INTRODUCED_REACH:

@@ -254,7 +254,13 @@ function startEvents() {
       if ((newer && shownLatest) || r.status !== box.dataset.status) {
         let msg = null;
         if (newer) msg = {text: "Version " + r.version + " arrived from the box.", kind: "ok"};
-        else if (finalisingHere !== r.note_id && ["finalised", "discarded", "expired", "unverified"].includes(r.status)) {
+        else if (finalisingHere === r.note_id && ["finalised", "unverified"].includes(r.status)) {
+          // the receipt of this page's own finalise: say how it went even if the finalize event is late
+          finalisingHere = null;
+          msg = r.status === "finalised"
+            ? {text: "Finalised. The box destroyed the session's transcript; its signed receipt is below.", kind: "ok"}
+            : {text: "Finalised, but see the warning about the deletion receipt below.", kind: "warn"};
+        } else if (finalisingHere !== r.note_id && ["finalised", "discarded", "expired", "unverified"].includes(r.status)) {
           // a receipt that came later than the page waited, or from another workstation
           msg = {text: "The box's receipt arrived: " + r.status_text + ".", kind: r.status === "unverified" ? "warn" : "ok"};
         }
