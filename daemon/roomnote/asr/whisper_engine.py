@@ -156,8 +156,8 @@ class WhisperTranscriber:
 
     def backlog(self) -> float:
         """Seconds of speech waiting for the worker (the open span included)."""
-        with self.lock:
-            return self.queued_s + self.span.seconds
+        with self.lock:  # a running sum of float seconds: rounded to the millisecond, never below 0
+            return max(0.0, round(self.queued_s + self.span.seconds, 3))
 
     def discard(self) -> None:
         """Drop every word and all audio of the recording (a withdrawal); stays usable."""
