@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance_rig import wait_for
 from mqtt_helpers import HOST, OFFICE, Broker, Pki, device_toml, fill_disk, free_port, redacted_session, tiny_disk  # noqa: F401
 from roomnote.audit import verify_log
 from roomnote.config import load_config
@@ -46,16 +47,6 @@ def box(net, name: str, device: str, **extra):
     cfg = load_config(device_toml(net.root / name, net.pki, net.broker.port, device, net.certs[device], **extra))
     init_device_keys(cfg.keys.outbox_key, cfg.keys.signing_key)
     return cfg
-
-
-def wait_for(pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class RunningInbox:
